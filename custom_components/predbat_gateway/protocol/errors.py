@@ -38,7 +38,9 @@ class ConnectionFailed(GatewayError):
     CONNACK 134 or 135, MQTT 3.1.1 return code 4 or 5).
     """
 
-    def __init__(self, message: str, *, auth_refused: bool = False, tls: bool = False) -> None:
+    def __init__(
+        self, message: str, *, auth_refused: bool = False, tls: bool = False
+    ) -> None:
         """Store the failure's kind next to its message."""
         super().__init__(message)
         self.auth_refused = auth_refused

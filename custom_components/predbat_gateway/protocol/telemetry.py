@@ -312,7 +312,9 @@ def decode_status(payload: bytes) -> GatewayStatus:
     try:
         message.ParseFromString(payload)
     except DecodeError as err:
-        raise PayloadError(f"status payload of {len(payload)} bytes is not a GatewayStatus: {err}") from err
+        raise PayloadError(
+            f"status payload of {len(payload)} bytes is not a GatewayStatus: {err}"
+        ) from err
     inverters = tuple(_inverter(entry) for entry in message.inverters)
     for inverter in inverters:
         if not inverter.serial:
