@@ -1,0 +1,337 @@
+"""Config flow: set up a gateway, reauthenticate it, or change its broker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import ssl
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import probatio
+from yarl import URL
+
+from . import async_build_broker_settings
+from .const import (
+    AUTH_ACCESS_TOKEN,
+    AUTH_TOKEN_SERVICE,
+    CONF_ACCESS_TOKEN,
+    CONF_AUTH_METHOD,
+    CONF_CA_CERTIFICATE,
+    CONF_DEVICE_ID,
+    CONF_REFRESH_TOKEN,
+    CONF_TOKEN_URL,
+    CONF_USE_TLS,
+    CONF_VERIFY_CERTIFICATE,
+    DEFAULT_PORT,
+    DOMAIN,
+    LOGGER,
+)
+from .credentials import credential_store
+from .protocol.errors import ConnectionFailed, CredentialRejected, TokenError
+from .protocol.mqtt import MqttConnection
+from .protocol.tokens import AccessToken, TokenClient
+from .protocol.topics import is_valid_device_id, online_topic, status_topic
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+
+class ValidationError(Exception):
+    """A settings check failed; `key` is the form error to show."""
+
+    def __init__(self, key: str) -> None:
+        """Store the form error key."""
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass(slots=True)
+class ValidatedCredential:
+    """What a successful check learned about the credential."""
+
+    # The refresh credential to store: the token service may have rotated it.
+    refresh_token: str | None = None
+
+
+def _broker_schema(defaults: Mapping[str, Any]) -> dict[probatio.Marker, Any]:
+    return {
+        probatio.Required(
+            CONF_HOST, default=defaults.get(CONF_HOST, probatio.UNDEFINED)
+        ): str,
+        probatio.Required(
+            CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)
+        ): probatio.All(probatio.Coerce(int), probatio.Range(min=1, max=65535)),
+        probatio.Required(CONF_USE_TLS, default=defaults.get(CONF_USE_TLS, True)): bool,
+        probatio.Required(
+            CONF_VERIFY_CERTIFICATE, default=defaults.get(CONF_VERIFY_CERTIFICATE, True)
+        ): bool,
+        probatio.Optional(
+            CONF_CA_CERTIFICATE,
+            description={"suggested_value": defaults.get(CONF_CA_CERTIFICATE)},
+        ): TextSelector(TextSelectorConfig(multiline=True)),
+    }
+
+
+def _is_valid_token_url(value: str) -> bool:
+    try:
+        url = URL(value)
+    except ValueError:
+        return False
+    if not url.host:
+        return False
+    if url.scheme == "https":
+        return True
+    # Plain HTTP would send the credential in clear: only for this machine.
+    return url.scheme == "http" and url.host in LOOPBACK_HOSTS
+
+
+class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up one Predbat gateway."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with no settings."""
+        self._data: dict[str, Any] = {}
+
+    # Checks shared by every step.
+
+    async def _async_get_access_token(
+        self, data: Mapping[str, Any]
+    ) -> tuple[AccessToken, ValidatedCredential]:
+        if data.get(CONF_TOKEN_URL):
+            client = TokenClient(
+                async_get_clientsession(self.hass), data[CONF_TOKEN_URL]
+            )
+            try:
+                grant = await client.request_token(data[CONF_REFRESH_TOKEN])
+            except CredentialRejected as err:
+                LOGGER.debug("Token service rejected the credential: %s", err)
+                raise ValidationError("invalid_auth") from err
+            except TokenError as err:
+                LOGGER.debug("Token request failed: %s", err)
+                raise ValidationError("cannot_connect") from err
+            return grant.access_token, ValidatedCredential(
+                grant.refresh_token or data[CONF_REFRESH_TOKEN]
+            )
+        try:
+            token = AccessToken.from_jwt(data[CONF_ACCESS_TOKEN])
+        except TokenError as err:
+            raise ValidationError("invalid_access_token") from err
+        if token.seconds_left() <= 0:
+            raise ValidationError("invalid_access_token")
+        return token, ValidatedCredential()
+
+    async def _async_validate(self, data: Mapping[str, Any]) -> ValidatedCredential:
+        """Get a token and complete a real MQTT CONNECT with it.
+
+        Raises ValidationError with the form error to show.
+        """
+        try:
+            broker = await async_build_broker_settings(self.hass, dict(data))
+        except ssl.SSLError as err:
+            raise ValidationError("invalid_ca_certificate") from err
+        token, credential = await self._async_get_access_token(data)
+        device_id = data[CONF_DEVICE_ID]
+        connection = MqttConnection(
+            broker,
+            client_id=f"ha-setup-{device_id}-{self.flow_id[:8]}",
+            username=device_id,
+            password=token.value,
+            subscriptions=[(status_topic(device_id), 1), (online_topic(device_id), 1)],
+            on_message=lambda _topic, _payload: None,
+            on_disconnect=lambda _connection, _err: None,
+        )
+        try:
+            await connection.connect()
+        except ConnectionFailed as err:
+            LOGGER.debug("Test connection to %s failed: %s", device_id, err)
+            if err.auth_refused:
+                raise ValidationError("invalid_auth") from err
+            raise ValidationError("tls_error" if err.tls else "cannot_connect") from err
+        await connection.close()
+        return credential
+
+    async def _async_validate_to_errors(
+        self, data: Mapping[str, Any], errors: dict[str, str]
+    ) -> ValidatedCredential | None:
+        try:
+            return await self._async_validate(data)
+        except ValidationError as err:
+            errors["base"] = err.key
+        except Exception:
+            LOGGER.exception("Unexpected error while checking the gateway settings")
+            errors["base"] = "unknown"
+        return None
+
+    # Set-up.
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the device id and the broker."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            device_id = user_input[CONF_DEVICE_ID].strip()
+            if not is_valid_device_id(device_id):
+                errors[CONF_DEVICE_ID] = "invalid_device_id"
+            else:
+                await self.async_set_unique_id(device_id)
+                self._abort_if_unique_id_configured()
+                self._data = {**user_input, CONF_DEVICE_ID: device_id}
+                if user_input[CONF_AUTH_METHOD] == AUTH_ACCESS_TOKEN:
+                    return await self.async_step_access_token()
+                return await self.async_step_token_service()
+
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_DEVICE_ID): str,
+                **_broker_schema(user_input or {}),
+                probatio.Required(
+                    CONF_AUTH_METHOD, default=AUTH_TOKEN_SERVICE
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[AUTH_TOKEN_SERVICE, AUTH_ACCESS_TOKEN],
+                        translation_key=CONF_AUTH_METHOD,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    async def async_step_token_service(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the token service and the refresh credential, then check them."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            token_url = user_input[CONF_TOKEN_URL].strip()
+            if not _is_valid_token_url(token_url):
+                errors[CONF_TOKEN_URL] = "invalid_token_url"
+            else:
+                data = {
+                    **self._data,
+                    CONF_TOKEN_URL: token_url,
+                    CONF_REFRESH_TOKEN: user_input[CONF_REFRESH_TOKEN],
+                }
+                credential = await self._async_validate_to_errors(data, errors)
+                if credential is not None:
+                    data[CONF_REFRESH_TOKEN] = credential.refresh_token
+                    return self._async_create(data)
+
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_TOKEN_URL): str,
+                probatio.Required(CONF_REFRESH_TOKEN): PASSWORD_SELECTOR,
+            }
+        )
+        suggested = {CONF_TOKEN_URL: (user_input or {}).get(CONF_TOKEN_URL)}
+        return self.async_show_form(
+            step_id="token_service",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+        )
+
+    async def async_step_access_token(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for an access token pasted by hand, then check it."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {
+                **self._data,
+                CONF_ACCESS_TOKEN: user_input[CONF_ACCESS_TOKEN].strip(),
+            }
+            if await self._async_validate_to_errors(data, errors) is not None:
+                return self._async_create(data)
+        return self.async_show_form(
+            step_id="access_token",
+            data_schema=probatio.Schema(
+                {probatio.Required(CONF_ACCESS_TOKEN): PASSWORD_SELECTOR}
+            ),
+            errors=errors,
+        )
+
+    def _async_create(self, data: dict[str, Any]) -> ConfigFlowResult:
+        data.pop(CONF_AUTH_METHOD, None)
+        if not data.get(CONF_CA_CERTIFICATE):
+            data.pop(CONF_CA_CERTIFICATE, None)
+        return self.async_create_entry(
+            title=f"Predbat gateway {data[CONF_DEVICE_ID]}", data=data
+        )
+
+    # Reauthentication.
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Start reauthentication after the credential was rejected."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for a new refresh credential or access token, then check it."""
+        entry = self._get_reauth_entry()
+        field = (
+            CONF_REFRESH_TOKEN if entry.data.get(CONF_TOKEN_URL) else CONF_ACCESS_TOKEN
+        )
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, field: user_input[field].strip()}
+            credential = await self._async_validate_to_errors(data, errors)
+            if credential is not None:
+                if credential.refresh_token is not None:
+                    data[CONF_REFRESH_TOKEN] = credential.refresh_token
+                # The stored rotated credential belongs to the rejected one.
+                await credential_store(self.hass, entry.entry_id).async_remove()
+                return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=probatio.Schema({probatio.Required(field): PASSWORD_SELECTOR}),
+            description_placeholders={CONF_DEVICE_ID: entry.data[CONF_DEVICE_ID]},
+            errors=errors,
+        )
+
+    # Reconfiguration.
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the broker settings of an existing gateway."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, **user_input}
+            if not user_input.get(CONF_CA_CERTIFICATE):
+                data.pop(CONF_CA_CERTIFICATE, None)
+            credential = await self._async_validate_to_errors(data, errors)
+            if credential is not None:
+                if credential.refresh_token is not None:
+                    data[CONF_REFRESH_TOKEN] = credential.refresh_token
+                    await credential_store(self.hass, entry.entry_id).async_remove()
+                return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=probatio.Schema(_broker_schema(user_input or entry.data)),
+            description_placeholders={CONF_DEVICE_ID: entry.data[CONF_DEVICE_ID]},
+            errors=errors,
+        )
