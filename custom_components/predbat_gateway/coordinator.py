@@ -548,6 +548,8 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
                 translation_domain=DOMAIN, translation_key="not_connected"
             ) from err
         except CommandTimeout as err:
+            # NOTE: the PUBLISH already left this machine; a broker that is only
+            # slow can still deliver it later. This client never sends it again.
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="command_timeout",

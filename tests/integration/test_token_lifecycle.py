@@ -80,7 +80,7 @@ async def test_five_expiries_lose_no_control(
                 {ATTR_ENTITY_ID: number, ATTR_VALUE: 1000 + values_sent},
                 blocking=True,
             )
-        except Exception as err:  # noqa: BLE001 - every failure is the finding
+        except Exception as err:
             failures.append(err)
         await asyncio.sleep(0.25)
     unsubscribe()
