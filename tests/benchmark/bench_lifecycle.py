@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import statistics
 import time
-from typing import Any
 
 from homeassistant.components.number import (
     ATTR_VALUE,
@@ -167,9 +167,7 @@ async def test_planned_renewal_gap_and_command_latency(
     ]
     missed = [digest for digest in window if digest not in received]
     arrivals = sorted(received[digest] for digest in window if digest in received)
-    gaps = [
-        later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)
-    ]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     print(
         f"\nplanned renewals: {EXPIRIES}; statuses published: {len(window)}; missed: {len(missed)}"
     )
