@@ -31,9 +31,20 @@ from simulator.token_service import TokenService
 DEVICE_ID = "pbgw_test01"
 JWT_SECRET = secrets.token_urlsafe(32)
 
-# Detect blocking calls in the event loop for the whole run, as Home Assistant
-# does at run time.
-block_async_io.enable()
+
+@pytest.fixture(scope="session", autouse=True)
+def blocking_call_detection() -> Iterator[None]:
+    """Detect blocking calls in the event loop, as Home Assistant does at run time.
+
+    Enabled once tests start, so pytest's own start-up is not checked.
+    """
+    block_async_io.enable()
+    yield
+    for blocking_call in block_async_io._BLOCKED_CALLS.calls:
+        setattr(
+            blocking_call.object, blocking_call.function, blocking_call.original_func
+        )
+    block_async_io._BLOCKED_CALLS.calls.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -111,11 +111,11 @@ async def test_unacknowledged_command_raises(
 ) -> None:
     serial = gateway.inverters[0].config.serial
     number = entity_id(hass, "number", f"{serial}_target_soc")
-    process = broker._process
-    assert process is not None
+    pid = broker.pid
+    assert pid is not None
 
     # A frozen broker keeps the TCP connection open but sends no PUBACK.
-    os.kill(process.pid, signal.SIGSTOP)
+    os.kill(pid, signal.SIGSTOP)
     try:
         with pytest.raises(HomeAssistantError) as raised:
             await hass.services.async_call(
@@ -125,6 +125,6 @@ async def test_unacknowledged_command_raises(
                 blocking=True,
             )
     finally:
-        os.kill(process.pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGCONT)
 
     assert raised.value.translation_key == "command_timeout"

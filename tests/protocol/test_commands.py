@@ -38,7 +38,9 @@ def test_charge_rate_payload() -> None:
         (CommandName.SET_CHARGE_SLOT, '{"start":130}', "schedule_json"),
     ],
 )
-def test_command_field_per_name(name: CommandName, value: int | bool | str, field: str) -> None:
+def test_command_field_per_name(
+    name: CommandName, value: int | bool | str, field: str
+) -> None:
     body = json.loads(Command(name, "S1", value).encode("HA1"))
 
     assert body["command"] == str(name)

@@ -6,7 +6,9 @@ from pathlib import Path
 import subprocess
 import sys
 
-PROTOCOL_DIR = Path(__file__).parents[2] / "custom_components" / "predbat_gateway" / "protocol"
+PROTOCOL_DIR = (
+    Path(__file__).parents[2] / "custom_components" / "predbat_gateway" / "protocol"
+)
 
 
 def test_generated_code_matches_proto(tmp_path: Path) -> None:

@@ -9,7 +9,10 @@ import pytest
 
 from custom_components.predbat_gateway.protocol import predbat_pb2 as pb
 from custom_components.predbat_gateway.protocol.errors import PayloadError
-from custom_components.predbat_gateway.protocol.telemetry import InverterType, decode_status
+from custom_components.predbat_gateway.protocol.telemetry import (
+    InverterType,
+    decode_status,
+)
 
 SAMPLES = Path(__file__).parents[1] / "fixtures"
 
@@ -36,7 +39,9 @@ def test_givenergy_sample_matches_its_json() -> None:
     assert inverter.battery.soc_percent == raw["battery"]["soc_percent"]
     assert inverter.battery.power_w == raw["battery"]["power_w"]
     assert inverter.battery.current_a == pytest.approx(raw["battery"]["current_a"])
-    assert inverter.battery.temperature_c == pytest.approx(raw["battery"]["temperature_c"])
+    assert inverter.battery.temperature_c == pytest.approx(
+        raw["battery"]["temperature_c"]
+    )
     assert inverter.battery.rate_max_w == raw["battery"]["rate_max_w"]
     assert inverter.pv_power_w == raw["pv"]["power_w"]
     assert inverter.load_power_w == raw["load"]["power_w"]

@@ -33,7 +33,13 @@ def make_jwt(claims: dict[str, object]) -> str:
 
 def test_oauth_reply_with_rotation() -> None:
     grant = parse_token_reply(
-        {"access_token": "tok", "token_type": "Bearer", "expires_in": 86400, "refresh_token": "r2"}, now=NOW
+        {
+            "access_token": "tok",
+            "token_type": "Bearer",
+            "expires_in": 86400,
+            "refresh_token": "r2",
+        },
+        now=NOW,
     )
 
     assert grant.access_token.value == "tok"
@@ -42,7 +48,9 @@ def test_oauth_reply_with_rotation() -> None:
 
 
 def test_predbat_reply_epoch_expiry() -> None:
-    grant = parse_token_reply({"success": True, "access_token": "tok", "expires_at": 1796400000}, now=NOW)
+    grant = parse_token_reply(
+        {"success": True, "access_token": "tok", "expires_at": 1796400000}, now=NOW
+    )
 
     assert grant.access_token.expires_at == 1796400000
     assert grant.refresh_token is None
@@ -50,7 +58,12 @@ def test_predbat_reply_epoch_expiry() -> None:
 
 def test_predbat_reply_iso_expiry() -> None:
     grant = parse_token_reply(
-        {"success": True, "access_token": "tok", "expires_at": "2026-12-05T12:00:00+00:00"}, now=NOW
+        {
+            "success": True,
+            "access_token": "tok",
+            "expires_at": "2026-12-05T12:00:00+00:00",
+        },
+        now=NOW,
     )
 
     assert grant.access_token.expires_at == 1796472000
@@ -76,8 +89,13 @@ def test_success_false_is_rejection() -> None:
         pytest.param({"token_type": "Bearer"}, id="no-access-token"),
         pytest.param({"access_token": "opaque"}, id="no-expiry-anywhere"),
         pytest.param({"access_token": "t", "expires_at": "tomorrow"}, id="bad-iso"),
-        pytest.param({"access_token": "t", "expires_at": "2026-12-05T12:00:00"}, id="naive-iso"),
-        pytest.param({"access_token": "t", "expires_in": 60, "refresh_token": ""}, id="empty-refresh"),
+        pytest.param(
+            {"access_token": "t", "expires_at": "2026-12-05T12:00:00"}, id="naive-iso"
+        ),
+        pytest.param(
+            {"access_token": "t", "expires_in": 60, "refresh_token": ""},
+            id="empty-refresh",
+        ),
     ],
 )
 def test_unusable_reply_raises(body: object) -> None:
@@ -102,7 +120,9 @@ def test_access_token_repr_hides_value() -> None:
 class FakeTokenClient:
     """Answers renewals from a script, counting requests."""
 
-    def __init__(self, replies: list[TokenGrant | Exception], delay: float = 0.0) -> None:
+    def __init__(
+        self, replies: list[TokenGrant | Exception], delay: float = 0.0
+    ) -> None:
         self.replies = replies
         self.delay = delay
         self.requests: list[str] = []
@@ -134,13 +154,18 @@ async def test_concurrent_renewals_share_one_request() -> None:
 
 async def test_rotated_credential_stored_before_use() -> None:
     client = FakeTokenClient(
-        [TokenGrant(AccessToken("a1", NOW + 60, NOW), "r2"), TokenGrant(AccessToken("a2", NOW + 60, NOW), "r3")]
+        [
+            TokenGrant(AccessToken("a1", NOW + 60, NOW), "r2"),
+            TokenGrant(AccessToken("a2", NOW + 60, NOW), "r3"),
+        ]
     )
     events: list[str] = []
 
     async def store(value: str) -> None:
         # The manager must not expose the new access token before this returns.
-        events.append(f"stored {value}; current {manager.token.value if manager.token else None}")
+        events.append(
+            f"stored {value}; current {manager.token.value if manager.token else None}"
+        )
 
     manager = TokenManager(client, "r1", None, store)  # type: ignore[arg-type]
 
@@ -159,7 +184,9 @@ async def test_failed_renewal_reaches_every_waiter() -> None:
 
     manager = TokenManager(client, "r1", None, store)  # type: ignore[arg-type]
 
-    results = await asyncio.gather(manager.renew(), manager.renew(), return_exceptions=True)
+    results = await asyncio.gather(
+        manager.renew(), manager.renew(), return_exceptions=True
+    )
 
     assert len(client.requests) == 1
     assert all(isinstance(result, TokenServiceUnavailable) for result in results)
