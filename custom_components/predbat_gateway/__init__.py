@@ -38,7 +38,7 @@ async def async_build_broker_settings(
     """Return the broker settings of an entry, building the TLS context in the executor."""
     ssl_context = None
     if data.get(CONF_USE_TLS, True):
-        ca_certificate = data.get(CONF_CA_CERTIFICATE) or None
+        ca_certificate = str(data.get(CONF_CA_CERTIFICATE) or "").strip() or None
         ssl_context = await hass.async_add_executor_job(
             lambda: build_ssl_context(
                 verify=bool(data.get(CONF_VERIFY_CERTIFICATE, True)),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import ssl
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import ConfigEntryState, ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
@@ -40,7 +40,7 @@ from .const import (
 from .credentials import credential_store
 from .protocol.errors import ConnectionFailed, CredentialRejected, TokenError
 from .protocol.mqtt import MqttConnection
-from .protocol.tokens import AccessToken, TokenClient
+from .protocol.tokens import AccessToken, TokenClient, TokenManager
 from .protocol.topics import is_valid_device_id, online_topic, status_topic
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -106,27 +106,44 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with no settings."""
         self._data: dict[str, Any] = {}
+        # Typed refresh credential -> the newest one the token service returned.
+        self._rotated: dict[str, str] = {}
 
     # Checks shared by every step.
 
     async def _async_get_access_token(
-        self, data: Mapping[str, Any]
+        self, data: Mapping[str, Any], tokens: TokenManager | None
     ) -> tuple[AccessToken, ValidatedCredential]:
+        if tokens is not None:
+            # A loaded entry's own manager stores any rotation itself.
+            token = tokens.token
+            if token is None or token.seconds_left() < 1:
+                try:
+                    token = await tokens.renew()
+                except CredentialRejected as err:
+                    raise ValidationError("invalid_auth") from err
+                except TokenError as err:
+                    raise ValidationError("cannot_connect") from err
+            return token, ValidatedCredential()
         if data.get(CONF_TOKEN_URL):
+            typed = data[CONF_REFRESH_TOKEN]
+            # A rotating service killed the typed credential at the first
+            # request, so a retry after an error must use the newest one.
+            current = self._rotated.get(typed, typed)
             client = TokenClient(
                 async_get_clientsession(self.hass), data[CONF_TOKEN_URL]
             )
             try:
-                grant = await client.request_token(data[CONF_REFRESH_TOKEN])
+                grant = await client.request_token(current)
             except CredentialRejected as err:
                 LOGGER.debug("Token service rejected the credential: %s", err)
                 raise ValidationError("invalid_auth") from err
             except TokenError as err:
                 LOGGER.debug("Token request failed: %s", err)
                 raise ValidationError("cannot_connect") from err
-            return grant.access_token, ValidatedCredential(
-                grant.refresh_token or data[CONF_REFRESH_TOKEN]
-            )
+            newest = grant.refresh_token or current
+            self._rotated[typed] = newest
+            return grant.access_token, ValidatedCredential(newest)
         try:
             token = AccessToken.from_jwt(data[CONF_ACCESS_TOKEN])
         except TokenError as err:
@@ -135,16 +152,19 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
             raise ValidationError("invalid_access_token")
         return token, ValidatedCredential()
 
-    async def _async_validate(self, data: Mapping[str, Any]) -> ValidatedCredential:
+    async def _async_validate(
+        self, data: Mapping[str, Any], tokens: TokenManager | None = None
+    ) -> ValidatedCredential:
         """Get a token and complete a real MQTT CONNECT with it.
 
         Raises ValidationError with the form error to show.
         """
         try:
             broker = await async_build_broker_settings(self.hass, dict(data))
-        except ssl.SSLError as err:
+        except (ssl.SSLError, ValueError, TypeError) as err:
+            # TypeError: create_default_context rejects non-ASCII cadata.
             raise ValidationError("invalid_ca_certificate") from err
-        token, credential = await self._async_get_access_token(data)
+        token, credential = await self._async_get_access_token(data, tokens)
         device_id = data[CONF_DEVICE_ID]
         connection = MqttConnection(
             broker,
@@ -166,10 +186,13 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         return credential
 
     async def _async_validate_to_errors(
-        self, data: Mapping[str, Any], errors: dict[str, str]
+        self,
+        data: Mapping[str, Any],
+        errors: dict[str, str],
+        tokens: TokenManager | None = None,
     ) -> ValidatedCredential | None:
         try:
-            return await self._async_validate(data)
+            return await self._async_validate(data, tokens)
         except ValidationError as err:
             errors["base"] = err.key
         except Exception:
@@ -320,11 +343,21 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {**entry.data, **user_input}
-            if not user_input.get(CONF_CA_CERTIFICATE):
-                data.pop(CONF_CA_CERTIFICATE, None)
-            credential = await self._async_validate_to_errors(data, errors)
+            # Reuse the running session's token, so that no second token
+            # request rotates the credential behind the coordinator's back.
+            tokens = (
+                entry.runtime_data.tokens
+                if entry.state is ConfigEntryState.LOADED
+                else None
+            )
+            credential = await self._async_validate_to_errors(
+                {**entry.data, **user_input}, errors, tokens
+            )
             if credential is not None:
+                # Read the entry again: the check may have stored a rotation.
+                data = {**entry.data, **user_input}
+                if not user_input.get(CONF_CA_CERTIFICATE):
+                    data.pop(CONF_CA_CERTIFICATE, None)
                 if credential.refresh_token is not None:
                     data[CONF_REFRESH_TOKEN] = credential.refresh_token
                     await credential_store(self.hass, entry.entry_id).async_remove()
