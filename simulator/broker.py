@@ -68,24 +68,10 @@ _COMPILER_FLAGS = (
 )
 _LINKER_FLAGS = ("-lcrypto", "-lm")
 _START_ATTEMPTS = 3
-# Runs mosquitto ($1 -c $2), writes its pid to $3 and waits for it. A watcher
-# kills mosquitto when stdin reaches end of file, which happens when the
-# Python process holding the pipe's other end exits, even by SIGKILL, so a
-# killed test run leaves no broker behind.
-_LIFELINE_SCRIPT = """
-"$1" -c "$2" </dev/null &
-broker=$!
-echo "$broker" >"$3"
-exec 3<&0
-(read -r _ <&3; kill -TERM "$broker" 2>/dev/null) &
-watcher=$!
-exec 3<&-
-wait "$broker"
-status=$?
-kill "$watcher" 2>/dev/null
-wait "$watcher" 2>/dev/null
-exit "$status"
-"""
+# Kills the process with pid $1 once stdin reaches end of file. Only this
+# Python process keeps the pipe's write end open, so the watcher fires when it
+# exits, even by SIGKILL, and a killed test run leaves no broker behind.
+_WATCHER_SCRIPT = 'read -r _; kill -TERM "$1" 2>/dev/null'
 # Bytes of usernames and client ids that the plugin writes unescaped.
 _LOG_PLAIN_BYTES = frozenset(
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
@@ -268,7 +254,7 @@ def escape_log_value(value: str) -> str:
 
 
 def _check_config_value(name: str, value: str) -> None:
-    # mosquitto.conf splits option values at whitespace.
+    # Values go into mosquitto.conf unquoted, where whitespace would split them.
     if not value or any(character.isspace() for character in value):
         raise ValueError(f"{name} must be a non-empty string without whitespace")
 
@@ -280,6 +266,8 @@ class MosquittoBroker:
     ``tls`` set, a second listener on ``tls_port`` serves TLS with those
     certificate files. ``restart()`` keeps both ports. The log file keeps
     growing across restarts, so the counters cover every run of this object.
+    Linux only, because process handling uses ``os.pidfd_open`` (kernel 5.3
+    or later).
     """
 
     def __init__(
@@ -314,8 +302,7 @@ class MosquittoBroker:
         self._plugin_cache_dir = plugin_cache_dir
         self._mosquitto_binary = mosquitto_binary
         self._process: subprocess.Popen[bytes] | None = None
-        self._broker_pid: int | None = None
-        self._pid_file = work_dir / "mosquitto.pid"
+        self._watcher: subprocess.Popen[bytes] | None = None
         self._stderr_file: Path = work_dir / "mosquitto.stderr"
         self.config_path = work_dir / "mosquitto.conf"
         self.log_path = work_dir / "mosquitto.log"
@@ -335,12 +322,12 @@ class MosquittoBroker:
     @property
     def pid(self) -> int | None:
         """Process id of the running mosquitto, or None when it is not running."""
-        return self._broker_pid if self._process is not None else None
+        return self._process.pid if self._process is not None else None
 
     @property
     def running(self) -> bool:
         """Whether the mosquitto process is alive."""
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and not _has_exited(self._process)
 
     def start(self, timeout: float = 10.0) -> None:
         """Start mosquitto and wait until every listener accepts TCP connections.
@@ -394,28 +381,20 @@ class MosquittoBroker:
         process = self._process
         if process is None:
             return
-        broker_pid = self._broker_pid
         self._process = None
-        self._broker_pid = None
-        if process.poll() is None:
-            if broker_pid is not None:
-                _send_signal(broker_pid, signal.SIGTERM)
-            elif process.stdin is not None:
-                # Before the pid is known, closing the lifeline makes the
-                # watcher send the SIGTERM.
-                process.stdin.close()
+        if not _has_exited(process):
+            _send_signal(process.pid, signal.SIGTERM)
             if not _wait_for_exit(process, timeout):
                 _LOGGER.warning(
-                    "mosquitto (pid %s) ignored SIGTERM for %.1f s, killing it",
-                    broker_pid,
+                    "mosquitto (pid %d) ignored SIGTERM for %.1f s, killing it",
+                    process.pid,
                     timeout,
                 )
-                if broker_pid is not None:
-                    _send_signal(broker_pid, signal.SIGKILL)
-                process.kill()
-                process.wait()
-        if process.stdin is not None:
-            process.stdin.close()
+                _send_signal(process.pid, signal.SIGKILL)
+        # Stop the watcher before reaping mosquitto: until then the pid cannot
+        # be reused, so the watcher's SIGTERM cannot reach another process.
+        self._stop_watcher()
+        process.wait()
         _LOGGER.info("mosquitto stopped (exit code %s)", process.returncode)
 
     def restart(self, timeout: float = 10.0) -> None:
@@ -502,31 +481,30 @@ class MosquittoBroker:
         self.config_path.chmod(0o600)
 
     def _launch(self, timeout: float) -> None:
-        self._pid_file.unlink(missing_ok=True)
-        self._broker_pid = None
         with self._stderr_file.open("wb") as stderr:
-            process = subprocess.Popen(  # noqa: S603 - fixed script, arguments passed as $1..$3
-                [
-                    "/bin/sh",
-                    "-c",
-                    _LIFELINE_SCRIPT,
-                    "mosquitto-lifeline",
-                    self._mosquitto_binary,
-                    str(self.config_path),
-                    str(self._pid_file),
-                ],
-                stdin=subprocess.PIPE,
+            process = subprocess.Popen(  # noqa: S603 - fixed arguments, no shell
+                [self._mosquitto_binary, "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,
                 start_new_session=True,
             )
         self._process = process
+        self._watcher = subprocess.Popen(  # noqa: S603 - fixed script, pid passed as $1
+            ["/bin/sh", "-c", _WATCHER_SCRIPT, "mosquitto-watcher", str(process.pid)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         ports = [self.port] + ([self._tls_port] if self._tls_port is not None else [])
         deadline = time.monotonic() + timeout
         pending = list(ports)
         while pending:
-            if process.poll() is not None:
+            if _has_exited(process):
                 self._process = None
+                self._stop_watcher()
+                process.wait()
                 log_tail = self.log_text().splitlines()[-5:]
                 raise BrokerError(
                     f"mosquitto exited with code {process.returncode} while starting "
@@ -541,48 +519,55 @@ class MosquittoBroker:
                     f"mosquitto did not accept connections on port(s) {ports} within "
                     f"{timeout} s; see {self.log_path}"
                 )
-            if self._broker_pid is None:
-                self._broker_pid = self._read_pid_file()
-            if self._broker_pid is not None and _port_accepts(self.host, pending[0]):
+            if _port_accepts(self.host, pending[0]):
                 pending.pop(0)
             else:
                 _wait_for_exit(process, 0.02)
 
-    def _read_pid_file(self) -> int | None:
-        try:
-            text = self._pid_file.read_text()
-        except FileNotFoundError:
-            return None
-        # The shell writes the pid and a newline; a partial write has no newline yet.
-        return int(text) if text.endswith("\n") else None
+    def _stop_watcher(self) -> None:
+        watcher = self._watcher
+        if watcher is None:
+            return
+        self._watcher = None
+        # End of file on stdin makes the watcher send its SIGTERM and exit.
+        if watcher.stdin is not None:
+            watcher.stdin.close()
+        if not _wait_for_exit(watcher, 5.0):
+            watcher.kill()
+        watcher.wait()
+
+
+def _has_exited(process: subprocess.Popen[bytes]) -> bool:
+    """Return whether process has exited, without reaping it."""
+    if process.returncode is not None:
+        return True
+    try:
+        result = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return result is not None
 
 
 def _wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Wait up to timeout seconds for process to exit; return whether it has.
+    """Wait up to timeout seconds for process to exit, without reaping it.
 
-    This waits on a pidfd rather than calling ``Popen.wait(timeout)``, which
-    polls with ``time.sleep``. Once ``homeassistant.block_async_io`` is
-    enabled, as tests/conftest.py does, ``time.sleep`` raises in the main
-    thread, and pytest runs the synchronous broker fixtures there.
+    Returns whether it has exited. This waits on a pidfd rather than calling
+    ``Popen.wait(timeout)``, which polls with ``time.sleep`` and reaps. Once
+    ``homeassistant.block_async_io`` is enabled, as tests/conftest.py does,
+    ``time.sleep`` raises in the main thread, and pytest runs the synchronous
+    broker fixtures there.
     """
-    if process.poll() is not None:
+    if _has_exited(process):
         return True
     try:
         pidfd = os.pidfd_open(process.pid)
-    except OSError:
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return False
+    except ProcessLookupError:
         return True
     try:
         readable, _, _ = select.select([pidfd], [], [], timeout)
     finally:
         os.close(pidfd)
-    if readable:
-        process.wait()
-        return True
-    return False
+    return bool(readable)
 
 
 def _send_signal(pid: int, signal_number: signal.Signals) -> None:
