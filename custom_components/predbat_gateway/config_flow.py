@@ -59,7 +59,7 @@ class ValidationError(Exception):
 
 @dataclass(slots=True)
 class ValidatedCredential:
-    """What a successful check learned about the credential."""
+    """Credential state after a successful check."""
 
     # The refresh credential to store: the token service may have rotated it.
     refresh_token: str | None = None

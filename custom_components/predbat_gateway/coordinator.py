@@ -75,7 +75,7 @@ class CredentialDead(Exception):
 
 @dataclass(slots=True)
 class GatewayData:
-    """What the coordinator hands to entities."""
+    """Telemetry and presence the coordinator hands to entities."""
 
     status: GatewayStatus | None = None
     inverters: dict[str, InverterStatus] = field(default_factory=dict)
@@ -226,7 +226,7 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
                 raise
             if fresh:
                 raise CredentialDead(
-                    "the broker refused a token that was just issued"
+                    "the broker rejected a token that was just issued"
                 ) from err
             LOGGER.info(
                 "Broker refused the access token for %s; renewing it and reconnecting",
@@ -238,7 +238,7 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
         except ConnectionFailed as err:
             if err.auth_refused:
                 raise CredentialDead(
-                    "the broker refused a token that was just issued"
+                    "the broker rejected a token that was just issued"
                 ) from err
             raise
 
@@ -305,7 +305,7 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
             except ConnectionFailed as err:
                 if err.auth_refused:
                     raise CredentialDead(
-                        "the broker refused a token that was just issued"
+                        "the broker rejected a token that was just issued"
                     ) from err
                 self._retry_renewal(attempt, err)
                 return

@@ -46,7 +46,7 @@ def is_auth_refusal(code: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class BrokerSettings:
-    """Where and how to reach the broker."""
+    """Broker address, TLS context and MQTT options."""
 
     host: str
     port: int
@@ -129,7 +129,7 @@ class MqttConnection:
         except TimeoutError as err:
             await self.close()
             raise ConnectionFailed(
-                f"no answer from {self._endpoint} within {self._settings.connect_timeout:g} s"
+                f"no CONNACK or SUBACK from {self._endpoint} within {self._settings.connect_timeout:g} s"
             ) from err
         except ConnectionFailed:
             await self.close()
@@ -179,7 +179,7 @@ class MqttConnection:
         codes = await future
         refused = [code for code in codes if code.is_failure]
         if refused:
-            raise ConnectionFailed(f"the broker refused a subscription: {refused[0]}")
+            raise ConnectionFailed(f"the broker rejected a subscription: {refused[0]}")
 
     async def publish(self, topic: str, payload: bytes, *, ack_timeout: float) -> None:
         """Publish with QoS 1 and wait for the broker's PUBACK.
@@ -332,7 +332,7 @@ class MqttConnection:
         for pending in pending_futures:
             if not pending.done():
                 pending.set_exception(error)
-                # Retrieved by its waiter, or by nobody once that waiter is gone.
+                # Marked as retrieved, because its waiter may already be gone.
                 pending.exception()
         self._suback.clear()
         self._puback.clear()
@@ -362,7 +362,7 @@ class MqttConnection:
             return
         if reason_code.is_failure:
             future.set_exception(
-                ConnectionFailed(f"the broker refused the message: {reason_code}")
+                ConnectionFailed(f"the broker rejected the message: {reason_code}")
             )
         else:
             future.set_result(None)

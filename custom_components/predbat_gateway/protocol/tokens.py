@@ -133,7 +133,7 @@ def parse_token_reply(body: Any, *, now: float) -> TokenGrant:
         raise TokenError("the token reply is not a JSON object")
     if "success" in body and body["success"] is not True:
         raise CredentialRejected(
-            f"the token service answered success=false ({body.get('error', 'no error given')})"
+            f"the token service returned success=false ({body.get('error', 'no error given')})"
         )
 
     value = body.get("access_token")
@@ -199,7 +199,7 @@ class TokenClient:
                         body = None
         except TimeoutError as err:
             raise TokenServiceUnavailable(
-                f"the token service did not answer within {self._timeout:g} s"
+                f"the token service did not respond within {self._timeout:g} s"
             ) from err
         except aiohttp.ClientError as err:
             raise TokenServiceUnavailable(
@@ -207,7 +207,7 @@ class TokenClient:
             ) from err
 
         if status >= 500 or status == 429:
-            raise TokenServiceUnavailable(f"the token service answered HTTP {status}")
+            raise TokenServiceUnavailable(f"the token service returned HTTP {status}")
         if status in (400, 401, 403):
             error = body.get("error") if isinstance(body, dict) else None
             if error in (
@@ -220,10 +220,10 @@ class TokenClient:
                     f"the token service rejected the credential ({error})"
                 )
             raise TokenError(
-                f"the token service answered HTTP {status} ({error or 'no error given'})"
+                f"the token service returned HTTP {status} ({error or 'no error given'})"
             )
         if status != 200:
-            raise TokenError(f"the token service answered HTTP {status}")
+            raise TokenError(f"the token service returned HTTP {status}")
         return parse_token_reply(body, now=time.time())
 
 
