@@ -126,6 +126,7 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
         self._command_ids = CommandIds(f"HA{secrets.token_hex(3)}-")
         self._logged_once: set[str] = set()
         self._was_available: bool | None = None
+        self._outage_logged = False
         self._stopped = False
         self.auth_failed = False
         self.connect_count = 0
@@ -498,12 +499,16 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
             return
         previous, self._was_available = self._was_available, available
         if not available and previous is not None:
+            self._outage_logged = True
             LOGGER.warning(
                 "Gateway %s is unavailable: %s",
                 self.device_id,
                 self._unavailable_reason(),
             )
-        elif available and previous is False:
+        elif available and self._outage_logged:
+            # Only a reported outage gets its end reported, so the wait for
+            # the first status after set-up logs nothing.
+            self._outage_logged = False
             LOGGER.info("Gateway %s is available again", self.device_id)
         if notify:
             self.async_update_listeners()
