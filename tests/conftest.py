@@ -168,11 +168,6 @@ async def loaded_entry(
         await hass.async_block_till_done()
 
 
-def secret_values(*values: str | None) -> list[str]:
-    """Return the non-empty values, for asserting that none reaches a log."""
-    return [value for value in values if value]
-
-
 def assert_no_secret_logged(
     caplog: pytest.LogCaptureFixture, secrets_: list[str]
 ) -> None:

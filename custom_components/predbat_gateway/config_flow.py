@@ -41,7 +41,7 @@ from .credentials import credential_store
 from .protocol.errors import ConnectionFailed, CredentialRejected, TokenError
 from .protocol.mqtt import MqttConnection
 from .protocol.tokens import AccessToken, TokenClient, TokenManager
-from .protocol.topics import is_valid_device_id, online_topic, status_topic
+from .protocol.topics import gateway_subscriptions, is_valid_device_id
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -116,8 +116,8 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> tuple[AccessToken, ValidatedCredential]:
         if tokens is not None:
             # A loaded entry's own manager stores any rotation itself.
-            token = tokens.token
-            if token is None or token.seconds_left() < 1:
+            token = tokens.usable_token()
+            if token is None:
                 try:
                     token = await tokens.renew()
                 except CredentialRejected as err:
@@ -171,7 +171,7 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
             client_id=f"ha-setup-{device_id}-{self.flow_id[:8]}",
             username=device_id,
             password=token.value,
-            subscriptions=[(status_topic(device_id), 1), (online_topic(device_id), 1)],
+            subscriptions=gateway_subscriptions(device_id),
             on_message=lambda _topic, _payload: None,
             on_disconnect=lambda _connection, _err: None,
         )

@@ -17,7 +17,6 @@ Telemetry is pushed, so the coordinator never polls: the MQTT connection calls
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,8 +48,13 @@ from .protocol.errors import (
 )
 from .protocol.mqtt import BrokerSettings, MqttConnection
 from .protocol.telemetry import GatewayStatus, InverterStatus, decode_status
-from .protocol.tokens import AccessToken, TokenManager
-from .protocol.topics import command_topic, online_topic, status_topic
+from .protocol.tokens import MIN_USABLE_SECONDS, AccessToken, TokenManager
+from .protocol.topics import (
+    command_topic,
+    gateway_subscriptions,
+    online_topic,
+    status_topic,
+)
 
 if TYPE_CHECKING:
     from . import PredbatGatewayConfigEntry
@@ -58,8 +62,6 @@ if TYPE_CHECKING:
 # The planned renewal starts when this fraction of the lifetime is left: 4.8 h
 # of a 24 h token, leaving time to retry a token service that is down.
 RENEW_MARGIN_FRACTION = 0.2
-# A token this close to expiry is renewed before it is used to connect.
-MIN_USABLE_SECONDS = 1.0
 
 # Reconnect backoff after failures that a new token cannot fix.
 BACKOFF_INITIAL = 1.0
@@ -197,12 +199,6 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
 
     # Connecting.
 
-    def _usable_token(self) -> AccessToken | None:
-        token = self.tokens.token
-        if token is None or token.seconds_left() < MIN_USABLE_SECONDS:
-            return None
-        return token
-
     async def _renew(self) -> AccessToken:
         try:
             return await self.tokens.renew()
@@ -215,7 +211,7 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
         Raises CredentialDead when no working token can be had, and
         ConnectionFailed or TokenError for failures worth retrying later.
         """
-        token = self._usable_token()
+        token = self.tokens.usable_token()
         fresh = False
         if token is None:
             token = await self._renew()
@@ -249,10 +245,7 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
             client_id=f"ha-{self.device_id}-{secrets.token_hex(4)}",
             username=self.device_id,
             password=token.value,
-            subscriptions=[
-                (status_topic(self.device_id), 1),
-                (online_topic(self.device_id), 1),
-            ],
+            subscriptions=gateway_subscriptions(self.device_id),
             on_message=self._handle_message,
             on_disconnect=self._handle_disconnect,
         )
@@ -567,6 +560,3 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
                 translation_placeholders={"error": str(err)},
             ) from err
         LOGGER.debug("Sent %s to inverter %s", command.name, command.serial)
-
-
-type StatusListener = Callable[[], None]

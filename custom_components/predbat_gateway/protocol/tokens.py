@@ -25,6 +25,8 @@ from .errors import CredentialRejected, TokenError, TokenServiceUnavailable
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 15.0
+# A token this close to expiry is renewed before it is used to connect.
+MIN_USABLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +260,13 @@ class TokenManager:
     def token(self) -> AccessToken | None:
         """Return the newest access token, valid or not."""
         return self._token
+
+    def usable_token(self) -> AccessToken | None:
+        """Return the newest token unless it expires within MIN_USABLE_SECONDS."""
+        token = self._token
+        if token is None or token.seconds_left() < MIN_USABLE_SECONDS:
+            return None
+        return token
 
     @property
     def can_renew(self) -> bool:

@@ -29,6 +29,11 @@ def online_topic(device_id: str) -> str:
     return device_topic(device_id, "online")
 
 
+def gateway_subscriptions(device_id: str) -> list[tuple[str, int]]:
+    """Return the topics a controller subscribes to, each with QoS 1."""
+    return [(status_topic(device_id), 1), (online_topic(device_id), 1)]
+
+
 def command_topic(device_id: str) -> str:
     """Return the topic that carries JSON commands to the gateway."""
     return device_topic(device_id, "command")
