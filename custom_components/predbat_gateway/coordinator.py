@@ -6,10 +6,10 @@ Telemetry is pushed, so the coordinator never polls: the MQTT connection calls
 - a planned renewal at a fixed fraction of the token's lifetime, followed by a
   new connection with the new token before the old one is closed, so the
   broker never drops a live session at `exp`;
-- a connection refused for its credentials (CONNACK 134/135) gets one fresh
-  token and an immediate retry; a refusal of a token that was just issued,
-  or a token service that rejects the credential, starts the reauth flow and
-  stops all reconnecting;
+- a connection rejected for its credentials (CONNACK 134/135) gets one
+  fresh token and an immediate retry. A rejection of a token that was just
+  issued, or a token service that rejects the credential, starts the reauth
+  flow and stops all reconnecting;
 - any other connection failure is retried with exponential backoff and
   jitter, with the current token, and no token request.
 """

@@ -2,8 +2,8 @@
 
 A token service that rotates credentials kills the old one as soon as it
 returns the new one. Config entry changes reach the disk after a delay, so
-the new credential is first written to this store, which saves at once;
-the entry is updated next.
+the new credential is first written to this store, which saves at once.
+The entry is updated after that.
 """
 
 from __future__ import annotations

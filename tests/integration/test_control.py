@@ -153,7 +153,7 @@ async def test_charge_rate_out_of_range_sends_nothing(
             blocking=True,
         )
 
-    # A later, valid command is the first one the gateway sees.
+    # A later, valid command is the first one the gateway receives.
     await hass.services.async_call(
         NUMBER_DOMAIN,
         SERVICE_SET_VALUE,

@@ -1,4 +1,4 @@
-"""Bad payloads, an offline gateway and a broker that stops answering."""
+"""Bad payloads, an offline gateway and a broker that stops responding."""
 
 from __future__ import annotations
 

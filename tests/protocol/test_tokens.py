@@ -118,7 +118,7 @@ def test_access_token_repr_hides_value() -> None:
 
 
 class FakeTokenClient:
-    """Answers renewals from a script, counting requests."""
+    """Token client fake that returns scripted replies and counts requests."""
 
     def __init__(
         self, replies: list[TokenGrant | Exception], delay: float = 0.0

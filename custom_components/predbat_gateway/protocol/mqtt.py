@@ -1,7 +1,7 @@
 """One MQTT connection to the gateway's broker, driven by the asyncio loop.
 
-paho-mqtt does the protocol work; the blocking part (DNS, TCP connect and TLS
-handshake) runs in the executor, then the socket is watched with the loop's
+paho-mqtt does the protocol work. The blocking part (DNS, TCP connect and TLS
+handshake) runs in the executor. After that the loop watches the socket with
 add_reader/add_writer, so no network thread is started and every paho
 callback runs in the loop.
 
