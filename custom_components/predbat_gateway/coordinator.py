@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import random
 import secrets
@@ -251,6 +251,13 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
         )
         self.connect_count += 1
         await connection.connect()
+        if connection.protocol is not self._broker.protocol:
+            LOGGER.info(
+                "The broker of %s does not accept MQTT 5; using MQTT 3.1.1",
+                self.device_id,
+            )
+            # Later connections start with the version that worked.
+            self._broker = replace(self._broker, protocol=connection.protocol)
         return connection
 
     @callback

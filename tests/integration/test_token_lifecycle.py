@@ -23,7 +23,7 @@ from simulator.gateway import GatewaySimulator
 from simulator.token_service import TokenService
 
 from ..conftest import DEVICE_ID, assert_no_secret_logged
-from .helpers import entity_id, wait_until
+from .helpers import entity_id, record_unavailable, wait_until
 
 
 async def _counts(hass: HomeAssistant, broker: MosquittoBroker) -> tuple[int, int, int]:
@@ -57,16 +57,9 @@ async def test_five_expiries_lose_no_control(
     serial = gateway.inverters[0].config.serial
     number = entity_id(hass, "number", f"{serial}_charge_rate")
     soc = entity_id(hass, "sensor", f"{serial}_battery_soc")
-    unavailable_seen: list[str] = []
     failures: list[BaseException] = []
     values_sent = 0
-
-    def watch_state(*_args: object) -> None:
-        state = hass.states.get(soc)
-        if state is not None and state.state == STATE_UNAVAILABLE:
-            unavailable_seen.append(state.last_changed.isoformat())
-
-    unsubscribe = coordinator.async_add_listener(watch_state)
+    unavailable_seen, unsubscribe = record_unavailable(hass, coordinator, soc)
     first_token = coordinator.tokens.token
     assert first_token is not None
     # Run past five expiries of the first token's lifetime.

@@ -35,16 +35,24 @@ class ConnectionFailed(GatewayError):
     """The MQTT connection could not be made or was lost.
 
     `auth_refused` is True when the broker rejected the access token (MQTT 5
-    CONNACK 134 or 135, MQTT 3.1.1 return code 4 or 5).
+    CONNACK 134 or 135, MQTT 3.1.1 return code 4 or 5). `protocol_refused` is
+    True when it does not speak the MQTT version we asked for (MQTT 5 CONNACK
+    132, MQTT 3.1.1 return code 1).
     """
 
     def __init__(
-        self, message: str, *, auth_refused: bool = False, tls: bool = False
+        self,
+        message: str,
+        *,
+        auth_refused: bool = False,
+        tls: bool = False,
+        protocol_refused: bool = False,
     ) -> None:
         """Store the failure's kind next to its message."""
         super().__init__(message)
         self.auth_refused = auth_refused
         self.tls = tls
+        self.protocol_refused = protocol_refused
 
 
 class NotConnected(GatewayError):

@@ -37,6 +37,9 @@ CONNECT_TIMEOUT = 10.0
 # codes 134 (bad user name or password) and 135 (not authorized). paho
 # translates the MQTT 3.1.1 return codes 4 and 5 into these two.
 AUTH_REFUSED_CODES = frozenset({134, 135})
+# CONNACK "unsupported protocol version": MQTT 5 reason code 132, which paho
+# also reports when an MQTT 3.1.1 broker replies with its return code 1.
+UNSUPPORTED_PROTOCOL_CODE = 132
 
 
 def is_auth_refusal(code: int) -> bool:
@@ -94,6 +97,7 @@ class MqttConnection:
         self._closed = asyncio.Event()
         self._connected = False
         self._closing = False
+        self.protocol = settings.protocol
 
     @property
     def connected(self) -> bool:
@@ -103,9 +107,31 @@ class MqttConnection:
     async def connect(self) -> None:
         """Connect, wait for CONNACK and subscribe.
 
+        A broker that replies to an MQTT 5 CONNECT with "unsupported protocol
+        version" gets a second CONNECT in MQTT 3.1.1 on a new socket;
+        `protocol` tells which version the connection uses.
+
         Raises ConnectionFailed, with `auth_refused` set when the broker
         rejected the credentials and `tls` set on a TLS failure.
         """
+        try:
+            await self._connect_with(self.protocol)
+        except ConnectionFailed as err:
+            if (
+                not err.protocol_refused
+                or self.protocol is not MQTTProtocolVersion.MQTTv5
+            ):
+                raise
+            _LOGGER.debug(
+                "%s does not accept MQTT 5; connecting again with MQTT 3.1.1",
+                self._endpoint,
+            )
+            self._reset()
+            await self._connect_with(MQTTProtocolVersion.MQTTv311)
+        self._connected = True
+
+    async def _connect_with(self, protocol: MQTTProtocolVersion) -> None:
+        self.protocol = protocol
         self._connack = self._loop.create_future()
         try:
             self._client = await self._loop.run_in_executor(
@@ -134,7 +160,13 @@ class MqttConnection:
         except ConnectionFailed:
             await self.close()
             raise
-        self._connected = True
+
+    def _reset(self) -> None:
+        """Forget a closed attempt so that the next one starts from scratch."""
+        self._client = None
+        self._socket = None
+        self._closed = asyncio.Event()
+        self._closing = False
 
     @property
     def _endpoint(self) -> str:
@@ -144,7 +176,7 @@ class MqttConnection:
         client = Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
-            protocol=self._settings.protocol,
+            protocol=self.protocol,
             reconnect_on_failure=False,
         )
         client.username_pw_set(self._username, self._password)
@@ -300,6 +332,7 @@ class MqttConnection:
                 ConnectionFailed(
                     f"{self._endpoint} refused the connection: {reason_code} ({reason_code.value})",
                     auth_refused=is_auth_refusal(reason_code.value),
+                    protocol_refused=reason_code.value == UNSUPPORTED_PROTOCOL_CODE,
                 )
             )
         else:
