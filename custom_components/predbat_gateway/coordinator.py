@@ -402,7 +402,10 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
         connection, self._connection = self._connection, None
         if connection is not None:
             self.hass.async_create_task(connection.close(), eager_start=True)
-        self.async_set_update_error(err)
+        # Set directly: async_set_update_error would log a second, generic
+        # ERROR line for the same failure.
+        self.last_exception = err
+        self.last_update_success = False
         self.config_entry.async_start_reauth(self.hass)
         self._async_update_availability()
 

@@ -111,11 +111,13 @@ async def test_revoked_credential_asks_reauth_once(
     gateway: GatewaySimulator,
     broker: MosquittoBroker,
     token_service: TokenService,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     coordinator = loaded_entry.runtime_data
     serial = gateway.inverters[0].config.serial
     soc = entity_id(hass, "sensor", f"{serial}_battery_soc")
     requests_before = len(token_service.requests)
+    caplog.clear()
 
     token_service.revoke(DEVICE_ID)
     await wait_until(lambda: coordinator.auth_failed, timeout=5, what="auth failure")
@@ -130,6 +132,10 @@ async def test_revoked_credential_asks_reauth_once(
     assert hass.states.get(soc).state == STATE_UNAVAILABLE
     _attempts, refusals, _kicks = await _counts(hass, broker)
     assert refusals == 0
+    # One ERROR line tells the user what to do, and nothing repeats it.
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "needs a new credential" in errors[0]
 
 
 @pytest.mark.parametrize("token_lifetime", [2.0])
