@@ -39,7 +39,7 @@ from .const import (
 )
 from .credentials import credential_store
 from .protocol.errors import ConnectionFailed, CredentialRejected, TokenError
-from .protocol.mqtt import MqttConnection
+from .protocol.mqtt import BrokerSettings, MqttConnection
 from .protocol.tokens import AccessToken, TokenClient, TokenManager
 from .protocol.topics import gateway_subscriptions, is_valid_device_id
 
@@ -49,12 +49,18 @@ PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWO
 
 
 class ValidationError(Exception):
-    """A settings check failed; `key` is the form error to show."""
+    """A failed settings check, with the form error to show and where.
 
-    def __init__(self, key: str) -> None:
-        """Store the form error key."""
+    `broker` marks a problem with the broker settings, which the user fixes
+    on the first form rather than on the credential form.
+    """
+
+    def __init__(self, key: str, *, field: str = "base", broker: bool = False) -> None:
+        """Store the form error key, the field it belongs to and its side."""
         super().__init__(key)
         self.key = key
+        self.field = field
+        self.broker = broker
 
 
 @dataclass(slots=True)
@@ -106,6 +112,9 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with no settings."""
         self._data: dict[str, Any] = {}
+        # The last credential form's input, kept while the user fixes a
+        # broker setting so it need not be typed again.
+        self._credential_input: dict[str, Any] = {}
         # Typed refresh credential -> the newest one the token service returned.
         self._rotated: dict[str, str] = {}
 
@@ -123,7 +132,7 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
                 except CredentialRejected as err:
                     raise ValidationError("invalid_auth") from err
                 except TokenError as err:
-                    raise ValidationError("cannot_connect") from err
+                    raise ValidationError("token_service_unavailable") from err
             return token, ValidatedCredential()
         if data.get(CONF_TOKEN_URL):
             typed = data[CONF_REFRESH_TOKEN]
@@ -140,7 +149,7 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
                 raise ValidationError("invalid_auth") from err
             except TokenError as err:
                 LOGGER.debug("Token request failed: %s", err)
-                raise ValidationError("cannot_connect") from err
+                raise ValidationError("token_service_unavailable") from err
             newest = grant.refresh_token or current
             self._rotated[typed] = newest
             return grant.access_token, ValidatedCredential(newest)
@@ -159,11 +168,7 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
 
         Raises ValidationError with the form error to show.
         """
-        try:
-            broker = await async_build_broker_settings(self.hass, dict(data))
-        except (ssl.SSLError, ValueError, TypeError) as err:
-            # TypeError: create_default_context rejects non-ASCII cadata.
-            raise ValidationError("invalid_ca_certificate") from err
+        broker = await self._async_broker_settings(data)
         token, credential = await self._async_get_access_token(data, tokens)
         device_id = data[CONF_DEVICE_ID]
         connection = MqttConnection(
@@ -181,9 +186,21 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
             LOGGER.debug("Test connection to %s failed: %s", device_id, err)
             if err.auth_refused:
                 raise ValidationError("invalid_auth") from err
-            raise ValidationError("tls_error" if err.tls else "cannot_connect") from err
+            raise ValidationError(
+                "tls_error" if err.tls else "cannot_connect", broker=True
+            ) from err
         await connection.close()
         return credential
+
+    async def _async_broker_settings(self, data: Mapping[str, Any]) -> BrokerSettings:
+        """Build the broker settings, raising ValidationError for a bad CA certificate."""
+        try:
+            return await async_build_broker_settings(self.hass, dict(data))
+        except (ssl.SSLError, ValueError, TypeError) as err:
+            # TypeError: create_default_context rejects non-ASCII cadata.
+            raise ValidationError(
+                "invalid_ca_certificate", field=CONF_CA_CERTIFICATE, broker=True
+            ) from err
 
     async def _async_validate_to_errors(
         self,
@@ -194,7 +211,7 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         try:
             return await self._async_validate(data, tokens)
         except ValidationError as err:
-            errors["base"] = err.key
+            errors[err.field] = err.key
         except Exception:
             LOGGER.exception("Unexpected error while checking the gateway settings")
             errors["base"] = "unknown"
@@ -215,10 +232,18 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(device_id)
                 self._abort_if_unique_id_configured()
                 self._data = {**user_input, CONF_DEVICE_ID: device_id}
-                if user_input[CONF_AUTH_METHOD] == AUTH_ACCESS_TOKEN:
-                    return await self.async_step_access_token()
-                return await self.async_step_token_service()
+                try:
+                    # Checked before any token request, which may rotate the credential.
+                    await self._async_broker_settings(self._data)
+                except ValidationError as err:
+                    errors[err.field] = err.key
+                else:
+                    return await self._async_step_credential()
+        return self._async_show_user_form(user_input, errors)
 
+    def _async_show_user_form(
+        self, user_input: Mapping[str, Any] | None, errors: dict[str, str]
+    ) -> ConfigFlowResult:
         schema = probatio.Schema(
             {
                 probatio.Required(CONF_DEVICE_ID): str,
@@ -240,36 +265,48 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    async def _async_step_credential(self) -> ConfigFlowResult:
+        """Ask for the credential, or reuse the one kept after a broker error."""
+        token_service = self._data[CONF_AUTH_METHOD] == AUTH_TOKEN_SERVICE
+        saved = self._credential_input
+        if saved and (CONF_TOKEN_URL in saved) == token_service:
+            return await self._async_check_and_create()
+        self._credential_input = {}
+        if token_service:
+            return await self.async_step_token_service()
+        return await self.async_step_access_token()
+
     async def async_step_token_service(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask for the token service and the refresh credential, then check them."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            token_url = user_input[CONF_TOKEN_URL].strip()
-            if not _is_valid_token_url(token_url):
-                errors[CONF_TOKEN_URL] = "invalid_token_url"
-            else:
-                data = {
-                    **self._data,
-                    CONF_TOKEN_URL: token_url,
-                    CONF_REFRESH_TOKEN: user_input[CONF_REFRESH_TOKEN],
-                }
-                credential = await self._async_validate_to_errors(data, errors)
-                if credential is not None:
-                    data[CONF_REFRESH_TOKEN] = credential.refresh_token
-                    return self._async_create(data)
+        if user_input is None:
+            return self._async_show_token_service_form(None, {})
+        token_url = user_input[CONF_TOKEN_URL].strip()
+        if not _is_valid_token_url(token_url):
+            return self._async_show_token_service_form(
+                token_url, {CONF_TOKEN_URL: "invalid_token_url"}
+            )
+        self._credential_input = {
+            CONF_TOKEN_URL: token_url,
+            CONF_REFRESH_TOKEN: user_input[CONF_REFRESH_TOKEN],
+        }
+        return await self._async_check_and_create()
 
+    def _async_show_token_service_form(
+        self, token_url: str | None, errors: dict[str, str]
+    ) -> ConfigFlowResult:
         schema = probatio.Schema(
             {
                 probatio.Required(CONF_TOKEN_URL): str,
                 probatio.Required(CONF_REFRESH_TOKEN): PASSWORD_SELECTOR,
             }
         )
-        suggested = {CONF_TOKEN_URL: (user_input or {}).get(CONF_TOKEN_URL)}
         return self.async_show_form(
             step_id="token_service",
-            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            data_schema=self.add_suggested_values_to_schema(
+                schema, {CONF_TOKEN_URL: token_url}
+            ),
             errors=errors,
         )
 
@@ -277,14 +314,14 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask for an access token pasted by hand, then check it."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data = {
-                **self._data,
-                CONF_ACCESS_TOKEN: user_input[CONF_ACCESS_TOKEN].strip(),
-            }
-            if await self._async_validate_to_errors(data, errors) is not None:
-                return self._async_create(data)
+        if user_input is None:
+            return self._async_show_access_token_form({})
+        self._credential_input = {
+            CONF_ACCESS_TOKEN: user_input[CONF_ACCESS_TOKEN].strip()
+        }
+        return await self._async_check_and_create()
+
+    def _async_show_access_token_form(self, errors: dict[str, str]) -> ConfigFlowResult:
         return self.async_show_form(
             step_id="access_token",
             data_schema=probatio.Schema(
@@ -292,6 +329,31 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
             errors=errors,
         )
+
+    async def _async_check_and_create(self) -> ConfigFlowResult:
+        """Check the settings with the credential input and create the entry.
+
+        A broker problem sends the user back to the first form, with the
+        credential kept. A credential problem shows on the credential form.
+        """
+        data = {**self._data, **self._credential_input}
+        errors: dict[str, str] = {}
+        try:
+            credential = await self._async_validate(data)
+        except ValidationError as err:
+            if err.broker:
+                return self._async_show_user_form(self._data, {err.field: err.key})
+            errors[err.field] = err.key
+        except Exception:
+            LOGGER.exception("Unexpected error while checking the gateway settings")
+            errors["base"] = "unknown"
+        else:
+            if credential.refresh_token is not None:
+                data[CONF_REFRESH_TOKEN] = credential.refresh_token
+            return self._async_create(data)
+        if CONF_TOKEN_URL in data:
+            return self._async_show_token_service_form(data[CONF_TOKEN_URL], errors)
+        return self._async_show_access_token_form(errors)
 
     def _async_create(self, data: dict[str, Any]) -> ConfigFlowResult:
         data.pop(CONF_AUTH_METHOD, None)

@@ -444,18 +444,28 @@ async def test_unknown_credential_invalid_auth(
     assert connects == 0
 
 
-async def test_broker_port_closed_cannot_connect(
+async def test_broker_port_closed_back_to_user(
     hass: HomeAssistant, broker: MosquittoBroker, token_service: TokenService
 ) -> None:
+    """The broker error shows on the form where the port can be changed."""
     typed = token_service.add_credential(DEVICE_ID)
-    flow_id = await _token_service_step(hass, broker, port=find_free_port())
+    closed_port = find_free_port()
+    flow_id = await _token_service_step(hass, broker, port=closed_port)
 
     result = await _submit_credential(hass, flow_id, token_service.url, typed)
 
-    _assert_form_error(result, "token_service", "base", "cannot_connect")
+    _assert_form_error(result, "user", "base", "cannot_connect")
+    # The form keeps what the user typed.
+    suggested = {
+        str(key): key.description.get("suggested_value")
+        for key in result["data_schema"].schema
+        if key.description
+    }
+    assert suggested[CONF_DEVICE_ID] == DEVICE_ID
+    assert suggested[CONF_PORT] == closed_port
 
 
-async def test_token_service_unavailable_cannot_connect(
+async def test_token_service_503_unavailable(
     hass: HomeAssistant, broker: MosquittoBroker, token_service: TokenService
 ) -> None:
     token_service.failure_status = 503
@@ -464,11 +474,11 @@ async def test_token_service_unavailable_cannot_connect(
 
     result = await _submit_credential(hass, flow_id, token_service.url, typed)
 
-    _assert_form_error(result, "token_service", "base", "cannot_connect")
+    _assert_form_error(result, "token_service", "base", "token_service_unavailable")
     assert token_service.requests[-1].status == 503
 
 
-async def test_token_url_closed_port_cannot_connect(
+async def test_token_url_closed_port_unavailable(
     hass: HomeAssistant, broker: MosquittoBroker, token_service: TokenService
 ) -> None:
     typed = token_service.add_credential(DEVICE_ID)
@@ -478,7 +488,7 @@ async def test_token_url_closed_port_cannot_connect(
         hass, flow_id, f"http://127.0.0.1:{find_free_port()}/token", typed
     )
 
-    _assert_form_error(result, "token_service", "base", "cannot_connect")
+    _assert_form_error(result, "token_service", "base", "token_service_unavailable")
 
 
 async def test_token_service_errors_then_entry(
@@ -498,7 +508,7 @@ async def test_token_service_errors_then_entry(
 
     token_service.failure_status = 503
     result = await _submit_credential(hass, flow_id, token_service.url, typed)
-    _assert_form_error(result, "token_service", "base", "cannot_connect")
+    _assert_form_error(result, "token_service", "base", "token_service_unavailable")
 
     token_service.failure_status = None
     result = await _submit_credential(hass, flow_id, token_service.url, typed)
@@ -510,23 +520,51 @@ async def test_token_service_errors_then_entry(
 async def test_broker_outage_then_retry_creates_entry(
     hass: HomeAssistant, broker: MosquittoBroker, token_service: TokenService
 ) -> None:
-    """A broker that is down for a moment must not cost the user the credential."""
+    """A broker that is down for a moment must not cost the user the credential.
+
+    The token service rotates the credential at the first request, so the
+    flow must keep the newest one for the retry, which the user submits from
+    the first form without typing the credential again.
+    """
     typed = token_service.add_credential(DEVICE_ID)
     flow_id = await _token_service_step(hass, broker)
     await hass.async_add_executor_job(broker.stop)
 
     result = await _submit_credential(hass, flow_id, token_service.url, typed)
-    _assert_form_error(result, "token_service", "base", "cannot_connect")
+    _assert_form_error(result, "user", "base", "cannot_connect")
 
     await hass.async_add_executor_job(broker.start)
     simulator = await _start_gateway(broker)
     try:
-        result = await _submit_credential(hass, flow_id, token_service.url, typed)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, _user_input(broker)
+        )
 
         assert result.get("errors") is None
         assert result["type"] is FlowResultType.CREATE_ENTRY
+        # The retry used the rotated credential. The entry's set-up makes a third request.
+        outcomes = [request.outcome for request in token_service.requests]
+        assert outcomes[:2] == ["issued", "issued"]
     finally:
         await simulator.stop()
+
+
+async def test_broker_error_then_other_method_asks_again(
+    hass: HomeAssistant, broker: MosquittoBroker, token_service: TokenService
+) -> None:
+    """A kept refresh credential is not reused when the user picks pasted tokens."""
+    typed = token_service.add_credential(DEVICE_ID)
+    flow_id = await _token_service_step(hass, broker, port=find_free_port())
+    result = await _submit_credential(hass, flow_id, token_service.url, typed)
+    _assert_form_error(result, "user", "base", "cannot_connect")
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, _user_input(broker, auth_method=AUTH_ACCESS_TOKEN)
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "access_token"
+    assert result["errors"] == {}
 
 
 # TLS.
@@ -542,7 +580,7 @@ async def test_tls_without_ca_tls_error(
 
     result = await _submit_credential(hass, flow_id, token_service.url, typed)
 
-    _assert_form_error(result, "token_service", "base", "tls_error")
+    _assert_form_error(result, "user", "base", "tls_error")
 
 
 @pytest.mark.parametrize("verify", [True, False])
@@ -595,18 +633,14 @@ async def test_ca_certificate_invalid(
     token_service: TokenService,
     ca_certificate: str,
 ) -> None:
-    typed = token_service.add_credential(DEVICE_ID)
-    flow_id = await _token_service_step(
+    result = await _submit_user_step(
         hass,
-        broker,
-        port=broker.tls_port,
-        use_tls=True,
-        ca_certificate=ca_certificate,
+        _user_input(
+            broker, port=broker.tls_port, use_tls=True, ca_certificate=ca_certificate
+        ),
     )
 
-    result = await _submit_credential(hass, flow_id, token_service.url, typed)
-
-    _assert_form_error(result, "token_service", "base", "invalid_ca_certificate")
+    _assert_form_error(result, "user", CONF_CA_CERTIFICATE, "invalid_ca_certificate")
     # The CA is checked before the token request, because that request
     # rotates the credential.
     assert token_service.requests == []
@@ -712,7 +746,7 @@ async def test_access_token_broker_closed_cannot_connect(
         hass, flow_id, token_service.issue_access_token(DEVICE_ID, 3600)
     )
 
-    _assert_form_error(result, "access_token", "base", "cannot_connect")
+    _assert_form_error(result, "user", "base", "cannot_connect")
 
 
 # Unexpected errors.
