@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .const import (
@@ -14,6 +15,7 @@ from .const import (
     CONF_TOKEN_URL,
     CONF_USE_TLS,
     CONF_VERIFY_CERTIFICATE,
+    DOMAIN,
 )
 from .coordinator import PredbatGatewayCoordinator
 from .credentials import CredentialStore, credential_store
@@ -94,6 +96,31 @@ async def async_unload_entry(
 ) -> bool:
     """Unload the entities; the session closes through the coordinator's shutdown."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant,
+    entry: PredbatGatewayConfigEntry,
+    device_entry: dr.AnyDeviceEntry,
+) -> bool:
+    """Return whether the user may delete this device of the entry.
+
+    The gateway's own device stays as long as the entry exists. An inverter's
+    device may go only while the latest status leaves its serial out, because
+    a serial that is still reported would get its device back with the next
+    status. While the entry is not loaded there is no telemetry, so every
+    inverter's device may go.
+    """
+    identifiers = {
+        identifier
+        for domain, identifier in device_entry.identifiers
+        if domain == DOMAIN
+    }
+    if str(entry.data[CONF_DEVICE_ID]) in identifiers:
+        return False
+    if entry.state is not ConfigEntryState.LOADED:
+        return True
+    return identifiers.isdisjoint(entry.runtime_data.data.inverters)
 
 
 async def async_remove_entry(

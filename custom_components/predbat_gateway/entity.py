@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
@@ -92,12 +92,43 @@ def async_register_gateway_device(
 
 
 @callback
+def async_on_device_removed(
+    entry: PredbatGatewayConfigEntry, forget: Callable[[str], None]
+) -> None:
+    """Call `forget` with the identifier of each device of this entry that leaves the registry.
+
+    The identifier is an inverter's serial or the gateway's device id. A
+    device leaves when the user deletes it or when the registry cleans it up.
+    The listener stops when the entry unloads.
+    """
+
+    @callback
+    def forget_identifiers(event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
+        data = event.data
+        if data["action"] != "remove":
+            return
+        if data["device"]["config_entry_id"] != entry.entry_id:
+            return
+        for domain, identifier in data["device"]["identifiers"]:
+            if domain == DOMAIN:
+                forget(identifier)
+
+    entry.async_on_unload(
+        entry.runtime_data.hass.bus.async_listen(
+            dr.EVENT_DEVICE_REGISTRY_UPDATED, forget_identifiers
+        )
+    )
+
+
+@callback
 def async_keep_device_records_current(entry: PredbatGatewayConfigEntry) -> None:
     """Update the device records when the firmware version or a model changes.
 
     An entity passes its device info to the registry only when it is added,
     but the first status can arrive after that, and firmware updates arrive
-    while Home Assistant runs.
+    while Home Assistant runs. Only inverters in the latest status get a
+    record, so an inverter's device that the user deleted comes back when the
+    gateway reports that serial again, not before.
     """
     coordinator = entry.runtime_data
     device_registry = dr.async_get(coordinator.hass)
@@ -121,7 +152,12 @@ def async_keep_device_records_current(entry: PredbatGatewayConfigEntry) -> None:
                 )
                 written[serial] = info
 
+    @callback
+    def forget_written_record(identifier: str) -> None:
+        written.pop(identifier, None)
+
     write_changed_records()
+    async_on_device_removed(entry, forget_written_record)
     entry.async_on_unload(coordinator.async_add_listener(write_changed_records))
 
 
@@ -233,16 +269,19 @@ def async_add_inverter_entities[DescriptionT: PredbatInverterEntityDescription](
 
     Runs now and after every status, so inverters that join later and
     sections that a later status adds get their entities too. An entity
-    whose value the firmware never reports is not created at all.
+    whose value the firmware never reports is not created at all. Deleting
+    an inverter's device removes its entities from the registry, so they are
+    added again if the gateway reports that serial later.
     """
     coordinator = entry.runtime_data
     descriptions = tuple(descriptions)
     added: set[tuple[str, str]] = set()
 
-    # TODO(stale devices): an inverter that leaves the telemetry keeps its
-    # device and its entities, which stay unavailable. Removing them needs a
-    # rule for how long a serial may be absent, or async_remove_config_entry_device
-    # in __init__.py so the user can delete the device.
+    @callback
+    def forget_added_entities(serial: str) -> None:
+        added.difference_update(
+            {(serial, description.key) for description in descriptions}
+        )
 
     @callback
     def add_new_entities() -> None:
@@ -266,4 +305,5 @@ def async_add_inverter_entities[DescriptionT: PredbatInverterEntityDescription](
             async_add_entities(new_entities)
 
     add_new_entities()
+    async_on_device_removed(entry, forget_added_entities)
     entry.async_on_unload(coordinator.async_add_listener(add_new_entities))
