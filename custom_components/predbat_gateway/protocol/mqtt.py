@@ -138,8 +138,12 @@ class MqttConnection:
                 None, self._connect_blocking
             )
         except ssl.SSLError as err:
+            # A failed certificate check says why only in verify_message,
+            # such as "unable to get local issuer certificate" for a wrong CA.
+            detail = getattr(err, "verify_message", None)
+            reason = f"{err.reason} ({detail})" if detail else err.reason
             raise ConnectionFailed(
-                f"TLS handshake with {self._endpoint} failed: {err.reason}", tls=True
+                f"TLS handshake with {self._endpoint} failed: {reason}", tls=True
             ) from err
         except (socket.gaierror, TimeoutError, OSError) as err:
             raise ConnectionFailed(

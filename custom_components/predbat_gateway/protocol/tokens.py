@@ -171,13 +171,16 @@ class TokenClient:
         url: str,
         *,
         client_id: str | None = None,
-        timeout: float = REQUEST_TIMEOUT,
+        timeout: float | None = None,
     ) -> None:
-        """Use `session` for every request; `url` is the token endpoint."""
+        """Use `session` for every request to the token endpoint at `url`.
+
+        `timeout` is in seconds, REQUEST_TIMEOUT when left out.
+        """
         self._session = session
         self._url = url
         self._client_id = client_id
-        self._timeout = timeout
+        self._timeout = REQUEST_TIMEOUT if timeout is None else timeout
 
     async def request_token(self, refresh_token: str) -> TokenGrant:
         """Request a new access token with a refresh-token grant.
