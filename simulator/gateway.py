@@ -324,6 +324,13 @@ class GatewaySimulator:
                 "Not connected to the broker: raw status not published"
             )
 
+    def publish_raw_online(self, payload: bytes) -> None:
+        """Publish payload unchanged on the online topic, for malformed-flag tests."""
+        if not self._publish(self.online_topic, payload, retain=False):
+            raise ConnectionError(
+                "Not connected to the broker: raw online flag not published"
+            )
+
     def set_online(self, online: bool) -> None:
         """Publish the retained online flag, ``"1"`` or ``"0"``, without changing the connection."""
         if not self._publish(self.online_topic, b"1" if online else b"0", retain=True):

@@ -63,6 +63,49 @@ async def test_malformed_and_empty_payloads_change_nothing(
     assert len(warnings) == 1
 
 
+async def test_foreign_status_and_bad_online_ignored(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    gateway: GatewaySimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A status naming another gateway, or an online flag not 0 or 1, changes nothing."""
+    coordinator = loaded_entry.runtime_data
+    serial = gateway.inverters[0].config.serial
+    soc = entity_id(hass, "sensor", f"{serial}_battery_soc")
+    await gateway._cancel_publisher()
+    # One last good status, copied below with another gateway's device id.
+    foreign = gateway.publish_status_now()
+    await wait_until(
+        lambda: (
+            coordinator.data.status is not None
+            and coordinator.data.status.timestamp == foreign.timestamp
+        ),
+        what="the last good status",
+    )
+    await hass.async_block_till_done()
+    state_before = hass.states.get(soc)
+    foreign.device_id = "pbgw_someone_else"
+    foreign.inverters[0].battery.soc_percent = 3
+
+    for _ in range(2):
+        gateway.publish_raw_status(foreign.SerializeToString())
+        gateway.publish_raw_online(b"maybe")
+    # A good flag last: once it is in, both bad messages were read.
+    gateway.set_online(False)
+    await wait_until(lambda: coordinator.data.online is False, what="online flag")
+    gateway.set_online(True)
+    await wait_until(lambda: coordinator.data.online is True, what="online flag")
+    await hass.async_block_till_done()
+
+    assert coordinator.data.status is not None
+    assert coordinator.data.status.device_id == DEVICE_ID
+    assert hass.states.get(soc).state == state_before.state
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("names gateway pbgw_someone_else" in w for w in warnings) == 1
+    assert sum("not 0 or 1" in w for w in warnings) == 1
+
+
 async def test_offline_gateway_unavailable_logged_once(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
