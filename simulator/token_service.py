@@ -122,7 +122,8 @@ class TokenService:
         self.requests: list[TokenRequest] = []
         self.issued = 0
         """Access tokens issued through the endpoint; ``issue_access_token()`` is not counted."""
-        self._jwt_secret = jwt_secret
+        self.jwt_secret = jwt_secret
+        """Key that signs the access tokens. Tests change it to issue tokens the broker rejects."""
         self._credentials: dict[str, str] = {}
         self._hang = False
         self._release = asyncio.Event()
@@ -232,7 +233,7 @@ class TokenService:
             "exp": expires_at,
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, self._jwt_secret, algorithm="HS256"), expires_at
+        return jwt.encode(claims, self.jwt_secret, algorithm="HS256"), expires_at
 
     async def _handle_token_request(self, request: web.Request) -> web.StreamResponse:
         arrived = time.time()

@@ -11,7 +11,7 @@ from homeassistant.components.number import (
     DOMAIN as NUMBER_DOMAIN,
     SERVICE_SET_VALUE,
 )
-from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
@@ -240,3 +240,62 @@ async def test_token_service_down_keeps_session(
     _attempts, refusals, kicks = await _counts(hass, broker)
     assert refusals == 0
     assert kicks == 0
+
+
+UNKNOWN_KEY = "a-key-the-broker-does-not-know-0123456789"
+
+
+@pytest.fixture
+def wrong_key_service(token_service: TokenService) -> TokenService:
+    """Make the token service sign with a key the broker does not know."""
+    token_service.jwt_secret = UNKNOWN_KEY
+    return token_service
+
+
+async def test_just_issued_token_refused_at_setup(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    gateway: GatewaySimulator,
+    broker: MosquittoBroker,
+    wrong_key_service: TokenService,
+) -> None:
+    """A fresh token the broker refuses means the credential is no good: reauth, no retry."""
+    assert not await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    # Give a retrying client time to show itself.
+    await asyncio.sleep(2)
+
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    assert _issued(wrong_key_service) == 1
+    attempts, refusals, _kicks = await _counts(hass, broker)
+    assert attempts == 1
+    assert refusals == 1
+
+
+@pytest.mark.parametrize("token_lifetime", [2.0])
+async def test_just_issued_token_refused_at_renewal(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    gateway: GatewaySimulator,
+    broker: MosquittoBroker,
+    token_service: TokenService,
+) -> None:
+    coordinator = loaded_entry.runtime_data
+    issued_before = _issued(token_service)
+    attempts_before, _, _ = await _counts(hass, broker)
+
+    token_service.jwt_secret = UNKNOWN_KEY
+    await wait_until(lambda: coordinator.auth_failed, timeout=5, what="auth failure")
+    # Past the old token's expiry: a looping client would show itself here.
+    await asyncio.sleep(2.5)
+    await hass.async_block_till_done()
+
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    assert _issued(token_service) - issued_before == 1
+    attempts, refusals, _kicks = await _counts(hass, broker)
+    assert attempts - attempts_before == 1
+    assert refusals == 1
+    assert not coordinator.connected
