@@ -132,7 +132,7 @@ async def test_revoked_credential_asks_reauth_once(
     assert hass.states.get(soc).state == STATE_UNAVAILABLE
     _attempts, refusals, _kicks = await _counts(hass, broker)
     assert refusals == 0
-    # One ERROR line tells the user what to do, and nothing repeats it.
+    # One ERROR line states what the user must do, and no other line repeats it.
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert "needs a new credential" in errors[0]
@@ -259,7 +259,7 @@ async def test_just_issued_token_refused_at_setup(
     broker: MosquittoBroker,
     wrong_key_service: TokenService,
 ) -> None:
-    """A fresh token the broker refuses means the credential is no good: reauth, no retry."""
+    """A fresh token that the broker rejects means a bad credential, so reauth and no retry."""
     assert not await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     # Give a retrying client time to show itself.

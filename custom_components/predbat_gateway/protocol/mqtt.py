@@ -138,7 +138,7 @@ class MqttConnection:
                 None, self._connect_blocking
             )
         except ssl.SSLError as err:
-            # A failed certificate check says why only in verify_message,
+            # A failed certificate check puts its cause only in verify_message,
             # such as "unable to get local issuer certificate" for a wrong CA.
             detail = getattr(err, "verify_message", None)
             reason = f"{err.reason} ({detail})" if detail else err.reason
