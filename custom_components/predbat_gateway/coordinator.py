@@ -34,6 +34,7 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from paho.mqtt.enums import MQTTProtocolVersion
 
 from .const import COMMAND_ACK_TIMEOUT, DOMAIN, LOGGER, STALE_AFTER_SECONDS
 from .protocol.commands import Command, CommandIds
@@ -476,6 +477,13 @@ class PredbatGatewayCoordinator(DataUpdateCoordinator[GatewayData]):
     def connected(self) -> bool:
         """Return whether an MQTT session is up."""
         return self._connection is not None and self._connection.connected
+
+    @property
+    def mqtt_version(self) -> str:
+        """Return the MQTT version that connections use: "5", or "3.1.1" after a fallback."""
+        if self._broker.protocol is MQTTProtocolVersion.MQTTv311:
+            return "3.1.1"
+        return "5"
 
     @property
     def telemetry_fresh(self) -> bool:

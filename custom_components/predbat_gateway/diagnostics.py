@@ -39,6 +39,7 @@ async def async_get_config_entry_diagnostics(
         "entry": async_redact_data(dict(entry.data), TO_REDACT),
         "session": {
             "connected": coordinator.connected,
+            "mqtt_version": coordinator.mqtt_version,
             "gateway_online": coordinator.data.online,
             "available": coordinator.gateway_available,
             "auth_failed": coordinator.auth_failed,

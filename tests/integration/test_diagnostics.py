@@ -33,6 +33,7 @@ async def test_diagnostics_redact_secrets(
     assert loaded_entry.data["refresh_token"] not in text
     assert loaded_entry.data["token_url"] not in text
     assert diagnostics["session"]["connected"] is True
+    assert diagnostics["session"]["mqtt_version"] == "5"
     assert diagnostics["session"]["token_renewals"] == 1
     assert (
         diagnostics["status"]["inverters"][0]["serial"]

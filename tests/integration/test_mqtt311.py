@@ -83,6 +83,7 @@ async def test_mqtt311_fallback_keeps_control(
     assert coordinator._connection.protocol is MQTTProtocolVersion.MQTTv311
     assert front.rejected_v5 == 1
     assert _fallback_logs(caplog) == 1
+    assert coordinator.mqtt_version == "3.1.1"
 
     await hass.services.async_call(
         NUMBER_DOMAIN,
