@@ -207,11 +207,13 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         data: Mapping[str, Any],
         errors: dict[str, str],
         tokens: TokenManager | None = None,
+        form_fields: frozenset[str] = frozenset(),
     ) -> ValidatedCredential | None:
+        """Run the checks and put any error on its field, when the form has it, else on base."""
         try:
             return await self._async_validate(data, tokens)
         except ValidationError as err:
-            errors[err.field] = err.key
+            errors[err.field if err.field in form_fields else "base"] = err.key
         except Exception:
             LOGGER.exception("Unexpected error while checking the gateway settings")
             errors["base"] = "unknown"
@@ -413,7 +415,10 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
                 else None
             )
             credential = await self._async_validate_to_errors(
-                {**entry.data, **user_input}, errors, tokens
+                {**entry.data, **user_input},
+                errors,
+                tokens,
+                form_fields=frozenset({CONF_CA_CERTIFICATE}),
             )
             if credential is not None:
                 # Read the entry again: the check may have stored a rotation.

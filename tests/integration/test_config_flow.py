@@ -983,6 +983,25 @@ async def test_reconfigure_closed_port_then_real_port(
     assert loaded_entry.runtime_data.connected
 
 
+async def test_reconfigure_invalid_ca_on_its_field(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, broker: MosquittoBroker
+) -> None:
+    result = await _start_reconfigure(hass, loaded_entry)
+    assert broker.tls_port is not None
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        _broker_input(
+            broker.host, broker.tls_port, use_tls=True, ca_certificate="garbage"
+        ),
+    )
+
+    _assert_form_error(
+        result, "reconfigure", CONF_CA_CERTIFICATE, "invalid_ca_certificate"
+    )
+    assert loaded_entry.data[CONF_PORT] == broker.port
+
+
 async def test_reconfigure_to_tls_listener(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
