@@ -27,6 +27,19 @@ TO_REDACT = {
 }
 
 
+def _with_lists(value: Any) -> Any:
+    """Return `value` with every tuple turned into a list, at any depth.
+
+    async_redact_data looks inside dicts and lists only, and the telemetry
+    keeps its inverters in a tuple.
+    """
+    if isinstance(value, dict):
+        return {key: _with_lists(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_lists(item) for item in value]
+    return value
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: PredbatGatewayConfigEntry
 ) -> dict[str, Any]:
@@ -57,7 +70,7 @@ async def async_get_config_entry_diagnostics(
                 else None
             ),
         },
-        "status": async_redact_data(dataclasses.asdict(status), TO_REDACT)
+        "status": async_redact_data(_with_lists(dataclasses.asdict(status)), TO_REDACT)
         if status is not None
         else None,
     }

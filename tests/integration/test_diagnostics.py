@@ -32,6 +32,10 @@ async def test_diagnostics_redact_secrets(
     assert token.value not in text
     assert loaded_entry.data["refresh_token"] not in text
     assert loaded_entry.data["token_url"] not in text
+    inverter_ip = gateway.last_status.inverters[0].ip
+    assert inverter_ip
+    assert inverter_ip not in text
+    assert diagnostics["status"]["inverters"][0]["ip"] == "**REDACTED**"
     assert diagnostics["session"]["connected"] is True
     assert diagnostics["session"]["mqtt_version"] == "5"
     assert diagnostics["session"]["token_renewals"] == 1
