@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+import contextlib
+from pathlib import Path
 
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -11,6 +13,13 @@ from homeassistant.helpers import entity_registry as er
 
 from custom_components.predbat_gateway.const import DOMAIN
 from custom_components.predbat_gateway.coordinator import PredbatGatewayCoordinator
+from simulator.broker import MosquittoBroker, make_test_certificates
+
+from ..conftest import JWT_SECRET
+
+# Every JWT starts with the base64url encoding of `{"`, so this finds any
+# access token in a log line without knowing its value.
+JWT_PREFIX = "eyJ"
 
 
 def entity_id(hass: HomeAssistant, platform: str, unique_id: str) -> str:
@@ -50,3 +59,31 @@ def record_unavailable(
             seen.append(state.last_changed.isoformat())
 
     return seen, coordinator.async_add_listener(check_state)
+
+
+@contextlib.asynccontextmanager
+async def broker_with_tls(
+    tmp_path: Path, plugin_path: Path
+) -> AsyncIterator[MosquittoBroker]:
+    """Run the token-checking mosquitto with a plain and a TLS listener.
+
+    Making certificates and starting and stopping the broker block, so they
+    run in the executor.
+    """
+    loop = asyncio.get_running_loop()
+    certificates = await loop.run_in_executor(
+        None, make_test_certificates, tmp_path / "tls"
+    )
+    work_dir = tmp_path / "broker"
+    work_dir.mkdir()
+    mosquitto = MosquittoBroker(
+        work_dir,
+        jwt_secret=JWT_SECRET,
+        plugin_cache_dir=plugin_path.parent,
+        tls=certificates,
+    )
+    await loop.run_in_executor(None, mosquitto.start)
+    try:
+        yield mosquitto
+    finally:
+        await loop.run_in_executor(None, mosquitto.stop)

@@ -7,7 +7,6 @@ flow is mocked except in the test of the `unknown` error.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable
 import json
 import logging
@@ -44,11 +43,12 @@ from custom_components.predbat_gateway.const import (
     DOMAIN,
 )
 from custom_components.predbat_gateway.credentials import credential_store
-from simulator.broker import MosquittoBroker, find_free_port, make_test_certificates
+from simulator.broker import MosquittoBroker, find_free_port
 from simulator.gateway import GatewaySimulator
 from simulator.token_service import TokenService
 
 from ..conftest import DEVICE_ID, JWT_SECRET, assert_no_secret_logged
+from .helpers import JWT_PREFIX, broker_with_tls
 
 STRINGS = json.loads(
     (
@@ -58,10 +58,6 @@ STRINGS = json.loads(
         / "strings.json"
     ).read_text()
 )
-
-# Every JWT starts with the base64url encoding of `{"`, so this finds any
-# access token in a log line without knowing its value.
-JWT_PREFIX = "eyJ"
 
 # A host in a reserved example domain. The flow must reject it before any request.
 REMOTE_HTTP_URL = "http://tokens.example.com/token"
@@ -76,28 +72,8 @@ async def broker(
     This replaces the conftest broker in this module, so `entry_data` and
     `gateway` use the plain listener of the same process.
     """
-    loop = asyncio.get_running_loop()
-    certificates = await loop.run_in_executor(
-        None, make_test_certificates, tmp_path / "tls"
-    )
-    work_dir = tmp_path / "broker"
-    work_dir.mkdir()
-    mosquitto = MosquittoBroker(
-        work_dir,
-        jwt_secret=JWT_SECRET,
-        plugin_cache_dir=plugin_path.parent,
-        tls=certificates,
-    )
-    await loop.run_in_executor(None, mosquitto.start)
-    yield mosquitto
-    await loop.run_in_executor(None, mosquitto.stop)
-
-
-@pytest.fixture
-async def ca_pem(hass: HomeAssistant, broker: MosquittoBroker) -> str:
-    """Return the PEM text of the CA that signed the broker's TLS certificate."""
-    assert broker.tls is not None
-    return await hass.async_add_executor_job(broker.tls.ca_cert.read_text)
+    async with broker_with_tls(tmp_path, plugin_path) as mosquitto:
+        yield mosquitto
 
 
 @pytest.fixture(autouse=True)

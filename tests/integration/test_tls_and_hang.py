@@ -42,8 +42,8 @@ from simulator.broker import MosquittoBroker, make_test_certificates
 from simulator.gateway import GatewaySimulator
 from simulator.token_service import TokenService
 
-from ..conftest import DEVICE_ID, JWT_SECRET, assert_no_secret_logged
-from .helpers import entity_id, wait_until
+from ..conftest import DEVICE_ID, assert_no_secret_logged
+from .helpers import JWT_PREFIX, broker_with_tls, entity_id, wait_until
 
 # Token request timeout in these tests, in seconds. Production uses 15 s.
 SHORT_REQUEST_TIMEOUT = 0.5
@@ -51,10 +51,6 @@ SHORT_REQUEST_TIMEOUT = 0.5
 # Seconds to keep watching after an access token's `exp`. The broker plugin
 # drops a session at the first broker tick after `exp`.
 PAST_EXPIRY = 1.0
-
-# Every JWT starts with the base64url encoding of `{"`, so this finds any
-# access token in a log line without knowing its value.
-JWT_PREFIX = "eyJ"
 
 _NEW_CONNECTION = re.compile(
     r"New connection from (?P<address>\S+) on port (?P<port>\d+)\."
@@ -71,30 +67,10 @@ async def broker(
     """Start the token-checking mosquitto with a plain and a TLS listener.
 
     This replaces the conftest broker in this module, so `entry_data` and
-    `gateway` still use the plain listener of the same process.
+    `gateway` use the plain listener of the same process.
     """
-    loop = asyncio.get_running_loop()
-    certificates = await loop.run_in_executor(
-        None, make_test_certificates, tmp_path / "tls"
-    )
-    work_dir = tmp_path / "broker"
-    work_dir.mkdir()
-    mosquitto = MosquittoBroker(
-        work_dir,
-        jwt_secret=JWT_SECRET,
-        plugin_cache_dir=plugin_path.parent,
-        tls=certificates,
-    )
-    await loop.run_in_executor(None, mosquitto.start)
-    yield mosquitto
-    await loop.run_in_executor(None, mosquitto.stop)
-
-
-@pytest.fixture
-async def ca_pem(hass: HomeAssistant, broker: MosquittoBroker) -> str:
-    """Return the PEM text of the CA that signed the broker's TLS certificate."""
-    assert broker.tls is not None
-    return await hass.async_add_executor_job(broker.tls.ca_cert.read_text)
+    async with broker_with_tls(tmp_path, plugin_path) as mosquitto:
+        yield mosquitto
 
 
 @pytest.fixture
