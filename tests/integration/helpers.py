@@ -7,15 +7,22 @@ from collections.abc import AsyncIterator, Callable
 import contextlib
 from pathlib import Path
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    callback,
+)
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import async_track_state_change_event
 
 from custom_components.predbat_gateway.const import DOMAIN
-from custom_components.predbat_gateway.coordinator import PredbatGatewayCoordinator
 from simulator.broker import MosquittoBroker, make_test_certificates
 
-from ..conftest import JWT_SECRET
+from ..conftest import DEVICE_ID, JWT_SECRET
 
 # Every JWT starts with the base64url encoding of `{"`, so this finds any
 # access token in a log line without knowing its value.
@@ -43,22 +50,48 @@ async def wait_until(
         ) from None
 
 
-def record_unavailable(
-    hass: HomeAssistant, coordinator: PredbatGatewayCoordinator, watched: str
-) -> tuple[list[str], Callable[[], None]]:
-    """Record each time `watched` is unavailable after a coordinator update.
+def track_unavailable(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> tuple[list[str], CALLBACK_TYPE]:
+    """Record each entity of `entry` that becomes unavailable.
 
-    Returns the list that collects the times, and the function that stops
-    the recording.
+    Returns the list of entity ids, one per change to unavailable, and the
+    function that stops the recording.
     """
-    seen: list[str] = []
+    entity_ids = [
+        registered.entity_id
+        for registered in er.async_entries_for_config_entry(
+            er.async_get(hass), entry.entry_id
+        )
+    ]
+    assert entity_ids, "the entry has no entities"
+    unavailable: list[str] = []
 
-    def check_state() -> None:
-        state = hass.states.get(watched)
-        if state is not None and state.state == STATE_UNAVAILABLE:
-            seen.append(state.last_changed.isoformat())
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        new_state = event.data["new_state"]
+        if new_state is not None and new_state.state == STATE_UNAVAILABLE:
+            unavailable.append(new_state.entity_id)
 
-    return seen, coordinator.async_add_listener(check_state)
+    return unavailable, async_track_state_change_event(hass, entity_ids, record)
+
+
+async def broker_counts(
+    hass: HomeAssistant, broker: MosquittoBroker
+) -> tuple[int, int, int]:
+    """Return (CONNECT attempts, auth refusals, expiry kicks) of the test gateway's user.
+
+    Reading the broker's log blocks, so it runs in the executor.
+    """
+
+    def read() -> tuple[int, int, int]:
+        return (
+            broker.connect_attempts(DEVICE_ID),
+            broker.auth_refusals(DEVICE_ID),
+            broker.expiry_kicks(DEVICE_ID),
+        )
+
+    return await hass.async_add_executor_job(read)
 
 
 @contextlib.asynccontextmanager

@@ -48,7 +48,7 @@ from simulator.gateway import GatewaySimulator
 from simulator.token_service import TokenService
 
 from ..conftest import DEVICE_ID, JWT_SECRET, assert_no_secret_logged
-from .helpers import JWT_PREFIX, broker_with_tls
+from .helpers import JWT_PREFIX, broker_counts, broker_with_tls
 
 STRINGS = json.loads(
     (
@@ -194,17 +194,6 @@ def _assert_no_secret_shown(result: ConfigFlowResult, secrets: Iterable[str]) ->
 def _foreign_jwt(claims: dict[str, Any]) -> str:
     """Return an HS256 JWT signed with a key the broker does not know."""
     return jwt.encode(claims, "not-the-broker-secret-" + "x" * 32, algorithm="HS256")
-
-
-async def _connect_counts(
-    hass: HomeAssistant, broker: MosquittoBroker
-) -> tuple[int, int]:
-    """Return the CONNECTs and auth refusals the broker logged for the device."""
-
-    def read() -> tuple[int, int]:
-        return broker.connect_attempts(DEVICE_ID), broker.auth_refusals(DEVICE_ID)
-
-    return await hass.async_add_executor_job(read)
 
 
 async def _start_gateway(broker: MosquittoBroker) -> GatewaySimulator:
@@ -416,7 +405,7 @@ async def test_unknown_credential_invalid_auth(
 
     _assert_form_error(result, "token_service", "base", "invalid_auth")
     assert token_service.requests[-1].outcome == outcome
-    connects, _ = await _connect_counts(hass, broker)
+    connects, _, _ = await broker_counts(hass, broker)
     assert connects == 0
 
 
@@ -669,7 +658,7 @@ async def test_access_token_invalid(
     result = await _submit_access_token(hass, flow_id, access_token)
 
     _assert_form_error(result, "access_token", "base", "invalid_access_token")
-    connects, _ = await _connect_counts(hass, broker)
+    connects, _, _ = await broker_counts(hass, broker)
     assert connects == 0
 
 
@@ -691,7 +680,7 @@ async def test_access_token_refused_by_broker(
     result = await _submit_access_token(hass, flow_id, access_token)
 
     _assert_form_error(result, "access_token", "base", "invalid_auth")
-    _, refusals = await _connect_counts(hass, broker)
+    _, refusals, _ = await broker_counts(hass, broker)
     assert refusals == 1
 
 

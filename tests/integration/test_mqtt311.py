@@ -40,7 +40,7 @@ from simulator.mqtt311_front import Mqtt311Front
 from simulator.token_service import TokenService
 
 from ..conftest import DEVICE_ID
-from .helpers import entity_id, record_unavailable, wait_until
+from .helpers import entity_id, track_unavailable, wait_until
 
 
 def _fallback_logs(caplog: pytest.LogCaptureFixture) -> int:
@@ -111,9 +111,7 @@ async def test_mqtt311_renewals_and_refusals(
 ) -> None:
     caplog.set_level(logging.INFO)
     coordinator = loaded_entry.runtime_data
-    serial = gateway.inverters[0].config.serial
-    soc = entity_id(hass, "sensor", f"{serial}_battery_soc")
-    unavailable, unsubscribe = record_unavailable(hass, coordinator, soc)
+    unavailable, unsubscribe = track_unavailable(hass, loaded_entry)
     # Planned renewals across three expiries.
     passed_before = front.passed
     await asyncio.sleep(3 * 2.0 + 0.5)

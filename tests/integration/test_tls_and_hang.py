@@ -21,11 +21,9 @@ from homeassistant.components.number import (
     SERVICE_SET_VALUE,
 )
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import ATTR_ENTITY_ID, CONF_PORT, STATE_ON, STATE_UNAVAILABLE
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.const import ATTR_ENTITY_ID, CONF_PORT, STATE_ON
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -43,7 +41,14 @@ from simulator.gateway import GatewaySimulator
 from simulator.token_service import TokenService
 
 from ..conftest import DEVICE_ID, assert_no_secret_logged
-from .helpers import JWT_PREFIX, broker_with_tls, entity_id, wait_until
+from .helpers import (
+    JWT_PREFIX,
+    broker_counts,
+    broker_with_tls,
+    entity_id,
+    track_unavailable,
+    wait_until,
+)
 
 # Token request timeout in these tests, in seconds. Production uses 15 s.
 SHORT_REQUEST_TIMEOUT = 0.5
@@ -139,21 +144,6 @@ def short_request_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
     return SHORT_REQUEST_TIMEOUT
 
 
-async def _broker_counts(
-    hass: HomeAssistant, broker: MosquittoBroker
-) -> tuple[int, int, int]:
-    """Return (CONNECT attempts, auth refusals, expiry kicks) of the gateway's user."""
-
-    def read() -> tuple[int, int, int]:
-        return (
-            broker.connect_attempts(DEVICE_ID),
-            broker.auth_refusals(DEVICE_ID),
-            broker.expiry_kicks(DEVICE_ID),
-        )
-
-    return await hass.async_add_executor_job(read)
-
-
 def _session_ports(log_text: str, username: str) -> list[int]:
     """Return the listener port of every accepted MQTT session of username.
 
@@ -168,28 +158,6 @@ def _session_ports(log_text: str, username: str) -> list[int]:
         elif (client := _NEW_CLIENT.search(line)) and client["username"] == username:
             sessions.append(ports[client["address"]])
     return sessions
-
-
-def _track_unavailable(hass: HomeAssistant, entry: MockConfigEntry) -> list[str]:
-    """Start recording which entities of entry become unavailable, and return the record."""
-    entity_ids = [
-        registered.entity_id
-        for registered in er.async_entries_for_config_entry(
-            er.async_get(hass), entry.entry_id
-        )
-    ]
-    assert entity_ids, "the entry has no entities"
-    unavailable: list[str] = []
-
-    @callback
-    def record(event: Event[EventStateChangedData]) -> None:
-        new_state = event.data["new_state"]
-        if new_state is not None and new_state.state == STATE_UNAVAILABLE:
-            unavailable.append(new_state.entity_id)
-
-    # The listener lives as long as hass, which ends with the test.
-    async_track_state_change_event(hass, entity_ids, record)
-    return unavailable
 
 
 def _timed_out_renewals(caplog: pytest.LogCaptureFixture) -> int:
@@ -238,7 +206,7 @@ async def test_token_service_hang_keeps_control(
     assert old_token is not None
     old_expiry = jwt_expiry(old_token.value)
     assert old_expiry is not None
-    unavailable = _track_unavailable(hass, loaded_entry)
+    unavailable, _ = track_unavailable(hass, loaded_entry)
     requests_before = len(token_service.requests)
     sent: list[int] = []
     failures: list[HomeAssistantError] = []
@@ -263,7 +231,7 @@ async def test_token_service_hang_keeps_control(
             timeout=old_token.seconds_left(),
             what="the renewal to time out",
         )
-        attempts_during_hang, _, _ = await _broker_counts(hass, broker)
+        attempts_during_hang, _, _ = await broker_counts(hass, broker)
 
         # Restarting the stuck service ends the held request unanswered, so the
         # request the client gave up on never rotates the refresh credential.
@@ -295,7 +263,7 @@ async def test_token_service_hang_keeps_control(
     assert attempts_during_hang == 1
     outcomes = [request.outcome for request in token_service.requests]
     assert outcomes[requests_before:] == ["aborted", "issued"]
-    attempts, refusals, kicks = await _broker_counts(hass, broker)
+    attempts, refusals, kicks = await broker_counts(hass, broker)
     assert attempts == 2
     assert refusals == 0
     assert kicks == 0
@@ -357,7 +325,7 @@ async def test_tls_session_controls_and_renews(
     assert old_token is not None
     old_expiry = jwt_expiry(old_token.value)
     assert old_expiry is not None
-    unavailable = _track_unavailable(hass, entry)
+    unavailable, _ = track_unavailable(hass, entry)
     await wait_until(
         lambda: coordinator.tokens.token is not old_token,
         timeout=old_token.seconds_left(),
@@ -375,7 +343,7 @@ async def test_tls_session_controls_and_renews(
     assert command["power_w"] == 2100
     assert unavailable == []
     assert coordinator.connected
-    attempts, refusals, kicks = await _broker_counts(hass, broker)
+    attempts, refusals, kicks = await broker_counts(hass, broker)
     assert attempts == 2
     assert refusals == 0
     assert kicks == 0
@@ -413,7 +381,7 @@ async def test_tls_wrong_ca_retries_setup(
     assert "unable to get local issuer certificate" in not_ready[0]
     # The handshake failed before CONNECT, so no token reached a broker
     # whose certificate could not be verified.
-    attempts, _, _ = await _broker_counts(hass, broker)
+    attempts, _, _ = await broker_counts(hass, broker)
     assert attempts == 0
     assert_no_secret_logged(caplog, [first_credential, entry.data[CONF_REFRESH_TOKEN]])
     assert JWT_PREFIX not in caplog.text

@@ -23,20 +23,7 @@ from simulator.gateway import GatewaySimulator
 from simulator.token_service import TokenService
 
 from ..conftest import DEVICE_ID, assert_no_secret_logged
-from .helpers import entity_id, record_unavailable, wait_until
-
-
-async def _counts(hass: HomeAssistant, broker: MosquittoBroker) -> tuple[int, int, int]:
-    """Return (CONNECT attempts, auth refusals, expiry kicks) of the gateway's user."""
-
-    def read() -> tuple[int, int, int]:
-        return (
-            broker.connect_attempts(DEVICE_ID),
-            broker.auth_refusals(DEVICE_ID),
-            broker.expiry_kicks(DEVICE_ID),
-        )
-
-    return await hass.async_add_executor_job(read)
+from .helpers import broker_counts, entity_id, track_unavailable, wait_until
 
 
 def _issued(token_service: TokenService) -> int:
@@ -56,10 +43,9 @@ async def test_five_expiries_lose_no_control(
     coordinator = loaded_entry.runtime_data
     serial = gateway.inverters[0].config.serial
     number = entity_id(hass, "number", f"{serial}_charge_rate")
-    soc = entity_id(hass, "sensor", f"{serial}_battery_soc")
     failures: list[BaseException] = []
     values_sent = 0
-    unavailable_seen, unsubscribe = record_unavailable(hass, coordinator, soc)
+    unavailable_seen, unsubscribe = track_unavailable(hass, loaded_entry)
     first_token = coordinator.tokens.token
     assert first_token is not None
     # Run past five expiries of the first token's lifetime.
@@ -78,7 +64,7 @@ async def test_five_expiries_lose_no_control(
         await asyncio.sleep(0.25)
     unsubscribe()
 
-    attempts, refusals, kicks = await _counts(hass, broker)
+    attempts, refusals, kicks = await broker_counts(hass, broker)
     renewals = _issued(token_service)
     assert failures == []
     assert renewals >= 6, (
@@ -130,7 +116,7 @@ async def test_revoked_credential_asks_reauth_once(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
     assert hass.states.get(soc).state == STATE_UNAVAILABLE
-    _attempts, refusals, _kicks = await _counts(hass, broker)
+    _attempts, refusals, _kicks = await broker_counts(hass, broker)
     assert refusals == 0
     # One ERROR line states what the user must do, and no other line repeats it.
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
@@ -160,7 +146,7 @@ async def test_refused_token_renewed_and_reconnected_at_once(
     issued_before = _issued(token_service)
 
     async def kicked() -> int:
-        return (await _counts(hass, broker))[2]
+        return (await broker_counts(hass, broker))[2]
 
     deadline = time.monotonic() + 6
     while await kicked() == 0:
@@ -172,7 +158,7 @@ async def test_refused_token_renewed_and_reconnected_at_once(
         lambda: coordinator.connected, timeout=2, what="reconnect after refusal"
     )
 
-    _attempts, refusals, kicks = await _counts(hass, broker)
+    _attempts, refusals, kicks = await broker_counts(hass, broker)
     assert kicks >= 1
     assert refusals >= 1
     # One renewal per refusal: never a second request for the same refusal.
@@ -195,7 +181,7 @@ async def test_broker_restart_reconnects_without_token_request(
     await wait_until(lambda: coordinator.connected, timeout=10, what="reconnect")
 
     assert len(token_service.requests) == requests_before
-    _attempts, refusals, _kicks = await _counts(hass, broker)
+    _attempts, refusals, _kicks = await broker_counts(hass, broker)
     assert refusals == 0
 
 
@@ -237,7 +223,7 @@ async def test_token_service_down_keeps_session(
         what="switch to the new token",
     )
     assert coordinator.connected
-    _attempts, refusals, kicks = await _counts(hass, broker)
+    _attempts, refusals, kicks = await broker_counts(hass, broker)
     assert refusals == 0
     assert kicks == 0
 
@@ -269,7 +255,7 @@ async def test_just_issued_token_refused_at_setup(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
     assert _issued(wrong_key_service) == 1
-    attempts, refusals, _kicks = await _counts(hass, broker)
+    attempts, refusals, _kicks = await broker_counts(hass, broker)
     assert attempts == 1
     assert refusals == 1
 
@@ -284,7 +270,7 @@ async def test_just_issued_token_refused_at_renewal(
 ) -> None:
     coordinator = loaded_entry.runtime_data
     issued_before = _issued(token_service)
-    attempts_before, _, _ = await _counts(hass, broker)
+    attempts_before, _, _ = await broker_counts(hass, broker)
 
     token_service.jwt_secret = UNKNOWN_KEY
     await wait_until(lambda: coordinator.auth_failed, timeout=5, what="auth failure")
@@ -295,7 +281,7 @@ async def test_just_issued_token_refused_at_renewal(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
     assert _issued(token_service) - issued_before == 1
-    attempts, refusals, _kicks = await _counts(hass, broker)
+    attempts, refusals, _kicks = await broker_counts(hass, broker)
     assert attempts - attempts_before == 1
     assert refusals == 1
     assert not coordinator.connected
