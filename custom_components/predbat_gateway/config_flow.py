@@ -202,6 +202,18 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
                 "invalid_ca_certificate", field=CONF_CA_CERTIFICATE, broker=True
             ) from err
 
+    async def _async_check(
+        self, data: Mapping[str, Any], tokens: TokenManager | None = None
+    ) -> ValidatedCredential | ValidationError:
+        """Run the checks and return the credential, or the error to show."""
+        try:
+            return await self._async_validate(data, tokens)
+        except ValidationError as err:
+            return err
+        except Exception:
+            LOGGER.exception("Unexpected error while checking the gateway settings")
+            return ValidationError("unknown")
+
     async def _async_validate_to_errors(
         self,
         data: Mapping[str, Any],
@@ -210,14 +222,11 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         form_fields: frozenset[str] = frozenset(),
     ) -> ValidatedCredential | None:
         """Run the checks and put any error on its field, when the form has it, else on base."""
-        try:
-            return await self._async_validate(data, tokens)
-        except ValidationError as err:
-            errors[err.field if err.field in form_fields else "base"] = err.key
-        except Exception:
-            LOGGER.exception("Unexpected error while checking the gateway settings")
-            errors["base"] = "unknown"
-        return None
+        result = await self._async_check(data, tokens)
+        if isinstance(result, ValidationError):
+            errors[result.field if result.field in form_fields else "base"] = result.key
+            return None
+        return result
 
     # Set-up.
 
@@ -339,20 +348,14 @@ class PredbatGatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         credential kept. A credential problem shows on the credential form.
         """
         data = {**self._data, **self._credential_input}
-        errors: dict[str, str] = {}
-        try:
-            credential = await self._async_validate(data)
-        except ValidationError as err:
-            if err.broker:
-                return self._async_show_user_form(self._data, {err.field: err.key})
-            errors[err.field] = err.key
-        except Exception:
-            LOGGER.exception("Unexpected error while checking the gateway settings")
-            errors["base"] = "unknown"
-        else:
-            if credential.refresh_token is not None:
-                data[CONF_REFRESH_TOKEN] = credential.refresh_token
+        result = await self._async_check(data)
+        if not isinstance(result, ValidationError):
+            if result.refresh_token is not None:
+                data[CONF_REFRESH_TOKEN] = result.refresh_token
             return self._async_create(data)
+        errors = {result.field: result.key}
+        if result.broker:
+            return self._async_show_user_form(self._data, errors)
         if CONF_TOKEN_URL in data:
             return self._async_show_token_service_form(data[CONF_TOKEN_URL], errors)
         return self._async_show_access_token_form(errors)
