@@ -2,7 +2,7 @@
 
 Some production brokers do not speak MQTT 5. They reply to an MQTT 5 CONNECT
 with the MQTT 3.1.1 CONNACK return code 1 (unacceptable protocol version)
-and close the socket. Mosquitto cannot be told to do that, so this front
+and close the socket. Mosquitto has no setting for that, so this front
 sits between the client and mosquitto's plain listener. It reads each
 client's CONNECT and rejects MQTT 5 the way such a broker does, and for MQTT
 3.1.1 (or 3.1) passes every byte through in both directions. Token checks,
